@@ -1,0 +1,23 @@
+"""Choosing the compute device. A GPU is used when asked for or available, never required."""
+
+from __future__ import annotations
+
+from songprep.errors import UsageError
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; ``cuda`` without a GPU is an error."""
+    if device not in DEVICES and not device.startswith("cuda:"):
+        raise UsageError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}")
+    if device == "cpu":
+        return "cpu"
+    import torch
+
+    available = torch.cuda.is_available()
+    if device == "auto":
+        return "cuda" if available else "cpu"
+    if not available:
+        raise UsageError(f"--device {device} asked for, but torch sees no CUDA GPU; use --device cpu or auto")
+    return device

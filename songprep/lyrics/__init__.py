@@ -1,0 +1,1 @@
+"""Lyric markup dialects. LeVo's is the one the prep pipeline writes."""

@@ -1,0 +1,52 @@
+"""Reading a song's reference lyrics (plain lines, LRC, or LeVo markup) into plain lyric lines."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from songprep.errors import LyricsError
+
+_LRC_TIME = re.compile(r"\[\d{1,3}:\d{1,2}(?:[.:]\d{1,3})?\]")
+_LRC_META = re.compile(r"^\[[a-zA-Z]+:.*\]$")
+_TAG = re.compile(r"\[[^\]]*\]")
+
+
+def read_text(path: Path) -> str:
+    """UTF-8 (with or without BOM) or UTF-16 with BOM; anything else is refused, never guessed."""
+    raw = path.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise LyricsError(f"lyrics file is not UTF-8 text (byte {err.start}): {path.name}") from err
+
+
+def parse_lyric_lines(text: str) -> list[str]:
+    """Plain lyric lines from plain text, LRC or LeVo markup (tags, timestamps and separators dropped)."""
+    if " ; " in text or re.search(r"\]\s*;", text):
+        lines = []
+        for block in text.split(";"):
+            body = _TAG.sub("", block)
+            lines += [s.strip() for s in body.split(".") if s.strip()]
+        return lines
+    lines = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or _LRC_META.match(line):
+            continue
+        line = _LRC_TIME.sub("", line).strip()
+        if not line or _TAG.fullmatch(line):  # "[Verse 1]" style headers
+            continue
+        lines.append(line)
+    return lines
+
+
+def read_reference_lyrics(path: str | Path) -> list[str]:
+    """The lyric lines of a sidecar file; raises LyricsError for unreadable or empty files."""
+    path = Path(path)
+    lines = parse_lyric_lines(read_text(path))
+    if not lines:
+        raise LyricsError(f"lyrics file holds no lyric lines: {path.name}")
+    return lines

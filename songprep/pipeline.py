@@ -1,0 +1,75 @@
+"""Running a chain of stages over a batch of songs in one process, with per-song failure isolation.
+
+Both runners (the local process pool and Ray Data) call :class:`Pipeline`; a stage that raises on a
+batch is retried song by song, so one bad song becomes one reject and the rest go on.
+"""
+
+from __future__ import annotations
+
+from songprep import __version__
+from songprep.config import PrepConfig
+from songprep.errors import RejectError
+from songprep.inputs import SourceFile
+from songprep.records import Provenance, Reject, Song
+from songprep.stages import SongItem, Stage, StageContext, check_chain, stage_class
+
+
+def reason_of(err: BaseException) -> str:
+    """A reject reason: our own errors speak for themselves; anything else is named by its type."""
+    text = " ".join(str(err).split())
+    if isinstance(err, RejectError):
+        return text[:500]
+    return f"{type(err).__name__}: {text}"[:500] if text else type(err).__name__
+
+
+class Pipeline:
+    """The configured stage chain. Call :meth:`setup` once per worker, then :meth:`run` per batch."""
+
+    def __init__(self, config: PrepConfig) -> None:
+        check_chain(config.stages)
+        self.config = config
+        self.config_hash = config.config_hash()
+        self.stages: list[Stage] = [stage_class(name)(config) for name in config.stages]
+
+    @property
+    def wants_gpu(self) -> bool:
+        return any(stage.resources.gpu for stage in self.stages)
+
+    def setup(self, ctx: StageContext) -> None:
+        for stage in self.stages:
+            stage.setup(ctx)
+
+    def provenance(self) -> Provenance:
+        return Provenance(__version__, self.config_hash, [stage.provenance() for stage in self.stages])
+
+    def run(self, sources: list[SourceFile]) -> list[Song | Reject]:
+        """Every source comes back exactly once: as a finished Song or as a Reject with its reason."""
+        outcomes: dict[str, Song | Reject] = {}
+        items = [SongItem.start(src) for src in sources]
+        for stage in self.stages:
+            items = self._run_stage(stage, items, outcomes)
+        provenance = self.provenance()
+        for item in items:
+            item.song.provenance = provenance
+            outcomes[item.song.id] = item.song
+        return [outcomes[src.id] for src in sources]
+
+    def _run_stage(self, stage: Stage, items: list[SongItem], outcomes: dict[str, Song | Reject]) -> list[SongItem]:
+        if len(items) <= 1:
+            return [kept for item in items for kept in self._isolate(stage, item, outcomes)]
+        try:
+            return stage.process_batch(items)
+        except Exception:
+            pass  # find the culprit(s): rerun song by song
+        survivors: list[SongItem] = []
+        for item in items:
+            survivors += self._isolate(stage, item, outcomes)
+        return survivors
+
+    def _isolate(self, stage: Stage, item: SongItem, outcomes: dict[str, Song | Reject]) -> list[SongItem]:
+        try:
+            return stage.process_batch([item])
+        except Exception as err:
+            src = item.source
+            outcomes[src.id] = Reject(src.id, src.rel_path, stage.name, reason_of(err), self.config_hash)
+            return []

@@ -1,0 +1,165 @@
+"""The local runner: the stage chain over a corpus, in-process or on a pool of worker processes.
+
+Workers are started with ``spawn`` (safe beside torch and CUDA), set the pipeline up once (one model
+load per worker) and receive small batches of songs. Results stream back to the one writer in the
+main process, so shards and the manifest have a single author. Resume is by id: whatever the
+dataset already holds for this config is skipped.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from songprep.config import PrepConfig
+from songprep.device import resolve_device
+from songprep.inputs import SourceFile, discover
+from songprep.pipeline import Pipeline
+from songprep.records import Reject, Song
+from songprep.stages import StageContext
+from songprep.writer import DatasetWriter
+
+@dataclass
+class RunOptions:
+    """How to run (never what to write): changing these does not change the dataset's rows."""
+
+    jobs: int = 1
+    device: str = "auto"
+    batch_size: int = 1
+    rows_per_shard: int = 256
+    flush_interval_s: float = 120.0
+    overwrite: bool = False
+    retry_rejects: bool = False
+    progress: bool = True
+
+
+@dataclass
+class RunSummary:
+    """What a run did. ``skipped`` counts songs a previous run had already written."""
+
+    out_dir: Path
+    found: int
+    skipped: int
+    written: int
+    rejected: int
+    seconds: float
+    audio_seconds: float = 0.0
+    reject_reasons: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def realtime_factor(self) -> float:
+        return self.audio_seconds / self.seconds if self.seconds > 0 else 0.0
+
+
+class Progress:
+    """A tqdm bar (or nothing): ``update`` per finished song."""
+
+    def __init__(self, total: int, initial: int, enabled: bool) -> None:
+        self._bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, initial=initial, unit="song", desc="prep", dynamic_ncols=True)
+
+    def update(self, outcome: Song | Reject) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+            if isinstance(outcome, Reject):
+                self._bar.set_postfix_str(f"rejected {outcome.id}: {outcome.reason[:40]}")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def batches(sources: list[SourceFile], size: int) -> list[list[SourceFile]]:
+    return [sources[i : i + size] for i in range(0, len(sources), max(1, size))]
+
+
+# -- worker side ---------------------------------------------------------------------------------
+_WORKER_PIPELINE: Pipeline | None = None
+
+
+def _init_worker(config: PrepConfig, out_dir: Path, device: str) -> None:
+    global _WORKER_PIPELINE
+    _WORKER_PIPELINE = Pipeline(config)
+    _WORKER_PIPELINE.setup(StageContext(out_dir, device))
+
+
+def _run_in_worker(batch: list[SourceFile]) -> list[Song | Reject]:
+    assert _WORKER_PIPELINE is not None, "worker was not initialised"
+    return _WORKER_PIPELINE.run(batch)
+
+
+def _in_process(pipeline: Pipeline, work: list[list[SourceFile]]) -> Iterator[Song | Reject]:
+    for batch in work:
+        yield from pipeline.run(batch)
+
+
+def _in_pool(config: PrepConfig, out_dir: Path, device: str, jobs: int,
+             work: list[list[SourceFile]]) -> Iterator[Song | Reject]:
+    """Keep at most two batches per worker in flight, so memory stays flat on big corpora."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
+                             initargs=(config, out_dir, device)) as pool:
+        queue = iter(work)
+        in_flight: set[Future] = set()
+        for batch in queue:
+            in_flight.add(pool.submit(_run_in_worker, batch))
+            if len(in_flight) >= 2 * jobs:
+                break
+        while in_flight:
+            done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield from future.result()
+                nxt = next(queue, None)
+                if nxt is not None:
+                    in_flight.add(pool.submit(_run_in_worker, nxt))
+
+
+# -- driver --------------------------------------------------------------------------------------
+def prepare_corpus(in_dir: str | Path, out_dir: str | Path, config: PrepConfig | None = None,
+                   options: RunOptions | None = None) -> RunSummary:
+    """Run ``songprep prep``: every audio file under ``in_dir`` ends up as a song row or a reject row.
+
+    Resumable: songs already written to ``out_dir`` with the same config are skipped; an
+    interrupted run loses at most the unflushed buffer, never a whole shard, and never duplicates.
+    """
+    config = config or PrepConfig()
+    options = options or RunOptions()
+    started = time.perf_counter()
+    out = Path(out_dir)
+    pipeline = Pipeline(config)  # validates the stage chain before anything is touched
+    sources = discover(in_dir, config.lyrics_dir)
+    writer = DatasetWriter(out, config, overwrite=options.overwrite, retry_rejects=options.retry_rejects,
+                           rows_per_shard=options.rows_per_shard, flush_interval_s=options.flush_interval_s)
+    done = writer.completed_ids()
+    pending = [s for s in sources if s.id not in done]
+    summary = RunSummary(out, len(sources), len(sources) - len(pending), 0, 0, 0.0)
+    device = resolve_device(options.device) if pipeline.wants_gpu else "cpu"
+    work = batches(pending, options.batch_size)
+    progress = Progress(len(sources), summary.skipped, options.progress)
+    try:
+        if options.jobs <= 1 or len(work) <= 1:
+            pipeline.setup(StageContext(out, device))
+            outcomes = _in_process(pipeline, work)
+        else:
+            outcomes = _in_pool(config, out, device, min(options.jobs, len(work)), work)
+        for outcome in outcomes:
+            writer.add(outcome)
+            progress.update(outcome)
+            if isinstance(outcome, Song):
+                summary.written += 1
+                summary.audio_seconds += outcome.duration_s
+            else:
+                summary.rejected += 1
+                summary.reject_reasons[outcome.source_path] = f"{outcome.stage}: {outcome.reason}"
+    finally:
+        writer.close()  # whatever finished is kept, also on Ctrl-C
+        progress.close()
+    summary.seconds = time.perf_counter() - started
+    return summary

@@ -1,0 +1,246 @@
+"""The dataset on disk: atomic Parquet shards of songs and rejects, a manifest, and what is done.
+
+Layout::
+
+    OUT/songs/part-00000.parquet     one row per song (SONG_SCHEMA)
+    OUT/rejects/part-00000.parquet   id, source_path, stage, reason (REJECT_SCHEMA)
+    OUT/stems/<id>/*.flac            written by the stages that make stems
+    OUT/manifest.json                schema version, config, counts, tool versions
+
+Shards are written to a hidden temp name and renamed, so a reader (or a resumed run) only ever sees
+whole shards. An id is written at most once: the ids already in shards are the resume state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from songprep import __version__
+from songprep.config import PrepConfig
+from songprep.errors import DatasetMismatchError, UsageError
+from songprep.records import (
+    REJECT_SCHEMA,
+    SCHEMA_VERSION,
+    SONG_SCHEMA,
+    Reject,
+    Song,
+    rejects_to_table,
+    schema_version_of,
+    songs_to_table,
+)
+
+CONFIG_HASH_KEY = b"songprep.config_hash"
+MANIFEST = "manifest.json"
+TOOL_PACKAGES = ("numpy", "pyarrow", "soundfile", "soxr", "pyloudnorm", "torch", "torchaudio", "demucs",
+                 "openai-whisper", "librosa")
+
+
+def tool_versions() -> dict[str, str]:
+    """Versions of the libraries that can change a row, for the manifest."""
+    versions = {"python": platform.python_version(), "songprep": __version__}
+    for name in TOOL_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, ensure_ascii=False)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def shard_paths(directory: Path) -> list[Path]:
+    return sorted(directory.glob("part-*.parquet"))
+
+
+def read_ids(directory: Path, columns: tuple[str, ...] = ("id",)) -> pa.Table:
+    """The given columns of every whole shard in ``directory`` (empty table if there are none)."""
+    tables = [pq.read_table(p, columns=list(columns)) for p in shard_paths(directory)]
+    if not tables:
+        return pa.table({c: pa.array([], pa.string()) for c in columns})
+    return pa.concat_tables(tables)
+
+
+@dataclass
+class DatasetState:
+    """What a dataset directory already holds, read once when a run starts."""
+
+    song_ids: set[str]
+    reject_ids: set[str]
+    reject_stages: Counter
+
+
+class DatasetWriter:
+    """Appends songs and rejects to a dataset directory; one instance per run, in the main process.
+
+    ``add`` buffers; a shard is written every ``rows_per_shard`` rows or ``flush_interval_s`` seconds
+    and at ``close``. The writer refuses a directory written with a different config (mixing configs
+    in one dataset would make its rows incomparable) unless ``overwrite`` is set.
+    """
+
+    def __init__(self, out_dir: str | Path, config: PrepConfig, *, overwrite: bool = False,
+                 retry_rejects: bool = False, rows_per_shard: int = 256, flush_interval_s: float = 120.0) -> None:
+        self.out_dir = Path(out_dir)
+        self.config = config
+        self.config_hash = config.config_hash()
+        self.rows_per_shard = rows_per_shard
+        self.flush_interval_s = flush_interval_s
+        self.songs_dir = self.out_dir / "songs"
+        self.rejects_dir = self.out_dir / "rejects"
+        if overwrite:
+            self._clear()
+        self._check_compatible()
+        self.songs_dir.mkdir(parents=True, exist_ok=True)
+        self.rejects_dir.mkdir(parents=True, exist_ok=True)
+        self._remove_temp_files()
+        if retry_rejects:  # rejects are derived from inputs that are still there: dropping them loses nothing
+            for path in shard_paths(self.rejects_dir):
+                path.unlink()
+        self.state = self._read_state()
+        self._songs: list[Song] = []
+        self._rejects: list[Reject] = []
+        self._last_flush = time.monotonic()
+        self.created_at = self._existing_manifest().get("created_at") or _now()
+
+    # -- resume state -------------------------------------------------------------------------
+    def completed_ids(self) -> set[str]:
+        """Ids already written as songs or rejects: a rerun skips them."""
+        return self.state.song_ids | self.state.reject_ids
+
+    def _read_state(self) -> DatasetState:
+        songs = read_ids(self.songs_dir)
+        rejects = read_ids(self.rejects_dir, ("id", "stage"))
+        return DatasetState(
+            set(songs.column("id").to_pylist()),
+            set(rejects.column("id").to_pylist()),
+            Counter(rejects.column("stage").to_pylist()),
+        )
+
+    def _existing_manifest(self) -> dict[str, Any]:
+        path = self.out_dir / MANIFEST
+        if not path.is_file():
+            return {}
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise DatasetMismatchError(f"{path} is unreadable ({err}); move it away or use --overwrite") from err
+
+    def _check_compatible(self) -> None:
+        manifest = self._existing_manifest()
+        found_hash = manifest.get("config_hash")
+        found_version = manifest.get("schema_version")
+        if found_hash is None:  # no manifest yet (e.g. killed before the first one): ask the shards
+            for directory in (self.songs_dir, self.rejects_dir):
+                shards = shard_paths(directory)
+                if shards:
+                    schema = pq.read_schema(shards[0])
+                    found_hash = (schema.metadata or {}).get(CONFIG_HASH_KEY, b"").decode() or None
+                    found_version = schema_version_of(schema)
+                    break
+        if found_version is not None and found_version != SCHEMA_VERSION:
+            raise DatasetMismatchError(
+                f"{self.out_dir} holds schema {found_version}, this songprep writes {SCHEMA_VERSION}; "
+                "use a new output directory or --overwrite"
+            )
+        if found_hash is not None and found_hash != self.config_hash:
+            raise DatasetMismatchError(
+                f"{self.out_dir} was written with config {found_hash}, this run's config is {self.config_hash}; "
+                "use a new output directory, the same options, or --overwrite"
+            )
+
+    def _clear(self) -> None:
+        looks_like_dataset = (self.out_dir / MANIFEST).is_file() or self.songs_dir.is_dir()
+        if not self.out_dir.exists():
+            return
+        if not looks_like_dataset and any(self.out_dir.iterdir()):
+            raise UsageError(f"refusing to overwrite {self.out_dir}: it is not empty and not a songprep dataset")
+        for name in ("songs", "rejects", "stems"):
+            shutil.rmtree(self.out_dir / name, ignore_errors=True)
+        (self.out_dir / MANIFEST).unlink(missing_ok=True)
+
+    def _remove_temp_files(self) -> None:
+        for directory in (self.songs_dir, self.rejects_dir):
+            for tmp in directory.glob(".part-*"):
+                tmp.unlink(missing_ok=True)
+
+    # -- writing ------------------------------------------------------------------------------
+    def add(self, outcome: Song | Reject) -> None:
+        """Buffer one outcome; ids already written or buffered are refused (never a duplicate row)."""
+        if outcome.id in self.state.song_ids or outcome.id in self.state.reject_ids:
+            raise ValueError(f"song {outcome.id} is already in the dataset")
+        if isinstance(outcome, Song):
+            self._songs.append(outcome)
+            self.state.song_ids.add(outcome.id)
+        else:
+            self._rejects.append(outcome)
+            self.state.reject_ids.add(outcome.id)
+            self.state.reject_stages[outcome.stage] += 1
+        pending = len(self._songs) + len(self._rejects)
+        if pending >= self.rows_per_shard or time.monotonic() - self._last_flush >= self.flush_interval_s:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write buffered rows as new shards (songs first, then rejects) and refresh the manifest."""
+        if self._songs:
+            self._write_shard(self.songs_dir, songs_to_table(sorted(self._songs, key=lambda s: s.id)), SONG_SCHEMA)
+            self._songs = []
+        if self._rejects:
+            self._write_shard(self.rejects_dir, rejects_to_table(sorted(self._rejects, key=lambda r: r.id)),
+                              REJECT_SCHEMA)
+            self._rejects = []
+        self._last_flush = time.monotonic()
+        self.write_manifest()
+
+    def close(self) -> None:
+        self.flush()
+
+    def _write_shard(self, directory: Path, table: pa.Table, schema: pa.Schema) -> Path:
+        metadata = {**(schema.metadata or {}), CONFIG_HASH_KEY: self.config_hash.encode()}
+        table = table.replace_schema_metadata(metadata)
+        existing = shard_paths(directory)
+        index = int(existing[-1].stem.split("-")[1]) + 1 if existing else 0
+        final = directory / f"part-{index:05d}.parquet"
+        tmp = directory / f".{final.name}.tmp"
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, final)
+        return final
+
+    def write_manifest(self) -> None:
+        manifest = {
+            "schema_version": SCHEMA_VERSION,
+            "songprep_version": __version__,
+            "config_hash": self.config_hash,
+            "config": self.config.to_dict(),
+            "counts": {
+                "songs": len(self.state.song_ids),
+                "rejects": len(self.state.reject_ids),
+                "rejects_by_stage": dict(sorted(self.state.reject_stages.items())),
+            },
+            "tool_versions": tool_versions(),
+            "created_at": self.created_at,
+            "updated_at": _now(),
+        }
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.out_dir / MANIFEST, manifest)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

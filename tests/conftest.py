@@ -1,0 +1,78 @@
+"""Shared fixtures: small synthetic audio written in any format, and a tiny mixed corpus."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+RATE = 44100
+
+
+def tone(seconds: float = 2.0, rate: int = RATE, channels: int = 2, freq: float = 440.0, amp: float = 0.3,
+         seed: int = 0) -> np.ndarray:
+    """(frames, channels) float32: a sine with a little seeded noise, distinct per seed."""
+    t = np.arange(int(seconds * rate)) / rate
+    rng = np.random.default_rng(seed)
+    x = amp * np.sin(2 * np.pi * (freq + 10 * seed) * t) + 0.01 * rng.standard_normal(t.size)
+    return np.repeat(x[:, None], channels, axis=1).astype(np.float32)
+
+
+def write_audio_file(path: Path, data: np.ndarray, rate: int = RATE, subtype: str | None = None) -> Path:
+    """Write with soundfile, or through ffmpeg for formats libsndfile does not write (m4a, mp3)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix in (".m4a", ".mp3"):
+        wav = path.with_suffix(".src.wav")
+        sf.write(wav, data, rate)
+        subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-i", str(wav), str(path)], check=True)
+        wav.unlink()
+    else:
+        sf.write(path, data, rate, subtype=subtype)
+    return path
+
+
+@pytest.fixture
+def audio_file(tmp_path: Path) -> Callable[..., Path]:
+    def make(name: str = "song.wav", seconds: float = 2.0, rate: int = RATE, channels: int = 2, seed: int = 0,
+             subtype: str | None = None) -> Path:
+        return write_audio_file(tmp_path / name, tone(seconds, rate, channels, seed=seed), rate, subtype)
+
+    return make
+
+
+def make_mixed_corpus(root: Path, n_good: int = 4) -> dict[str, str]:
+    """Good songs (some with lyrics sidecars) beside bad inputs; returns {rel_path: expected reject stage}."""
+    for i in range(n_good):
+        write_audio_file(root / f"good-{i}.flac", tone(1.5, seed=i))
+        if i % 2 == 0:
+            (root / f"good-{i}.txt").write_text(f"line one of song {i}\nline two of song {i}\n", encoding="utf-8")
+    write_audio_file(root / "sub dir" / "Canción ünïcode.wav", tone(1.5, seed=99))
+    bad = {}
+    (root / "empty.wav").write_bytes(b"")
+    bad["empty.wav"] = "decode"
+    (root / "not-audio.mp3").write_text("this is not audio\n" * 50)
+    bad["not-audio.mp3"] = "decode"
+    write_audio_file(root / "silence.flac", np.zeros((RATE * 2, 2), np.float32))
+    bad["silence.flac"] = "decode"
+    write_audio_file(root / "blip.wav", tone(0.2))
+    bad["blip.wav"] = "decode"
+    write_audio_file(root / "badlyrics.flac", tone(1.5, seed=7))
+    (root / "badlyrics.txt").write_bytes("caf\xe9 con leche\n".encode("latin-1"))
+    bad["badlyrics.flac"] = "lyrics"
+    return bad
+
+
+@pytest.fixture
+def mixed_corpus(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    root = tmp_path / "corpus"
+    return root, make_mixed_corpus(root)
+
+
+def require_tool(name: str) -> None:
+    if shutil.which(name) is None:
+        pytest.fail(f"{name} is not installed; run `make setup` (it installs the system packages)")
