@@ -1,0 +1,42 @@
+"""The ``songprep`` command line: parses options, calls library functions, maps errors to exit codes.
+
+One module per command group; each registers itself on :data:`cli` below.
+"""
+
+from __future__ import annotations
+
+import click
+
+from songprep import __version__
+from songprep.errors import SongprepError
+
+
+class SongprepGroup(click.Group):
+    """Turns every :class:`SongprepError` into one line on stderr and the error's exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SongprepError as err:
+            click.echo(f"songprep: error: {err}", err=True)
+            ctx.exit(err.exit_code)
+        except ValueError as err:  # bad option values caught by the config's own checks
+            click.echo(f"songprep: error: {err}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=SongprepGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="songprep")
+def cli() -> None:
+    """songprep: turn raw songs into training corpora, score song models, generate songs."""
+
+
+def main() -> None:
+    cli(prog_name="songprep")
+
+
+from songprep.cli import demo, models, prep  # noqa: E402  (each module adds its commands to cli)
+
+cli.add_command(prep.prep)
+cli.add_command(models.models)
+cli.add_command(demo.demo)

@@ -1,0 +1,25 @@
+"""Pieces several commands share: run options from flags, the run summary printout."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from songprep.runner import RunOptions, RunSummary
+
+
+def run_options(jobs: int = 1, device: str = "auto", batch_size: int = 1, rows_per_shard: int = 256,
+                overwrite: bool = False, retry_rejects: bool = False, quiet: bool = False) -> RunOptions:
+    return RunOptions(jobs=jobs, device=device, batch_size=batch_size, rows_per_shard=rows_per_shard,
+                      overwrite=overwrite, retry_rejects=retry_rejects, progress=not quiet and sys.stderr.isatty())
+
+
+def print_summary(summary: RunSummary) -> None:
+    rate = f", {summary.realtime_factor:.1f}x realtime" if summary.audio_seconds else ""
+    click.echo(
+        f"{summary.written} written, {summary.rejected} rejected, {summary.skipped} already done "
+        f"(of {summary.found} found) -> {summary.out_dir} in {summary.seconds:.1f} s{rate}"
+    )
+    for path, reason in sorted(summary.reject_reasons.items()):
+        click.echo(f"  rejected {path}: {reason}")

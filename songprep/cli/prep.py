@@ -1,0 +1,50 @@
+"""``songprep prep``: a corpus directory in, a dataset directory out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from songprep.cli.common import print_summary, run_options
+from songprep.config import DEFAULT_STAGES, PrepConfig
+from songprep.device import DEVICES
+
+
+@click.command()
+@click.argument("in_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Dataset directory (created; rerunning resumes).")
+@click.option("--lyrics", "lyrics_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory of reference lyrics (NAME.txt / NAME.lrc); default: beside each audio file.")
+@click.option("--language", help="Force the language (ISO 639-1, e.g. en, zh, es) instead of detecting it.")
+@click.option("--stages", default=",".join(DEFAULT_STAGES), show_default=True,
+              help="Comma-separated stage chain.")
+@click.option("--sample-rate", default=44100, show_default=True, help="Working sample rate of the stages.")
+@click.option("--mono", is_flag=True, help="Work in mono (default: stereo).")
+@click.option("--max-duration", default=1800.0, show_default=True, help="Reject files longer than this (s).")
+@click.option("--min-duration", default=1.0, show_default=True, help="Reject files shorter than this (s).")
+@click.option("-j", "--jobs", default=1, show_default=True, help="Worker processes.")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
+@click.option("--batch-size", default=1, show_default=True, help="Songs per stage call.")
+@click.option("--rows-per-shard", default=256, show_default=True, help="Rows per Parquet shard.")
+@click.option("--overwrite", is_flag=True, help="Delete a dataset already in OUT and start again.")
+@click.option("--retry-rejects", is_flag=True, help="Try the songs an earlier run rejected again.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def prep(in_dir: Path, out_dir: Path, lyrics_dir: Path | None, language: str | None, stages: str,
+         sample_rate: int, mono: bool, max_duration: float, min_duration: float, jobs: int, device: str,
+         batch_size: int, rows_per_shard: int, overwrite: bool, retry_rejects: bool, quiet: bool) -> None:
+    """Prepare a corpus: every audio file under IN_DIR becomes a row in OUT/songs or OUT/rejects."""
+    from songprep.runner import prepare_corpus
+
+    config = PrepConfig(
+        stages=tuple(s.strip() for s in stages.split(",") if s.strip()),
+        sample_rate=sample_rate,
+        channels=1 if mono else 2,
+        min_duration_s=min_duration,
+        max_duration_s=max_duration,
+        language=language,
+        lyrics_dir=str(lyrics_dir.resolve()) if lyrics_dir else None,
+    )
+    options = run_options(jobs, device, batch_size, rows_per_shard, overwrite, retry_rejects, quiet)
+    print_summary(prepare_corpus(in_dir, out_dir, config, options))
