@@ -37,6 +37,7 @@ demo: setup
 	$(BIN)/songprep demo
 
 test: setup
+	$(BIN)/ruff check songprep pipelines evaluation generation tests bench
 	$(BIN)/python -m pytest
 
 test-fast: setup

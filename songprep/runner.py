@@ -23,6 +23,7 @@ from songprep.records import Reject, Song
 from songprep.stages import StageContext
 from songprep.writer import DatasetWriter
 
+
 @dataclass
 class RunOptions:
     """How to run (never what to write): changing these does not change the dataset's rows."""

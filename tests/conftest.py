@@ -73,6 +73,16 @@ def mixed_corpus(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return root, make_mixed_corpus(root)
 
 
+@pytest.fixture(scope="session")
+def truth_corpus(tmp_path_factory) -> Path:
+    """Three short ground-truth songs (en, zh, es), built once per test session; read-only for tests."""
+    from songprep.testing.corpus import build_corpus
+
+    root = tmp_path_factory.mktemp("truth-corpus")
+    build_corpus(root, n_songs=3, form="short")
+    return root
+
+
 def require_tool(name: str) -> None:
     if shutil.which(name) is None:
         pytest.fail(f"{name} is not installed; run `make setup` (it installs the system packages)")

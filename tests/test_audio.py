@@ -5,7 +5,17 @@ import pytest
 import soundfile as sf
 
 from conftest import RATE, tone, write_audio_file
-from songprep.audio import Audio, decode, loudness_lufs, peak_dbfs, probe, resample, standardise, to_channels, write_audio
+from songprep.audio import (
+    Audio,
+    decode,
+    loudness_lufs,
+    peak_dbfs,
+    probe,
+    resample,
+    standardise,
+    to_channels,
+    write_audio,
+)
 from songprep.errors import AudioDecodeError
 
 

@@ -32,6 +32,12 @@ def _span(song: TruthSong, start_s: float, end_s: float) -> slice:
     return slice(round(start_s * song.sample_rate), round(end_s * song.sample_rate))
 
 
+def _tune(song: TruthSong, index: int) -> list[tuple[float, int]]:
+    """The melody of one section, relative to its start."""
+    start = song.sections[index].start_s
+    return [(round(m.start_s - start, 6), m.pitch) for m, w in zip(song.melody, song.words) if w.section == index]
+
+
 def _window(song: TruthSong, audio: np.ndarray, start_s: float, length_s: float) -> np.ndarray:
     start = round(start_s * song.sample_rate)
     return audio[:, start: start + round(length_s * song.sample_rate)]
@@ -220,13 +226,9 @@ def test_choruses_repeat_exactly_and_verses_share_the_tune(corpus: tuple[Path, l
             length = first.duration_s
             assert np.array_equal(_window(s, vocals, first.start_s, length), _window(s, vocals, sec.start_s, length))
 
-        def tune(index: int) -> list[tuple[float, int]]:
-            start = s.sections[index].start_s
-            return [(round(m.start_s - start, 6), m.pitch) for m, w in zip(s.melody, s.words) if w.section == index]
-
-        assert tune(verse[0]) == tune(verse[1])
+        assert _tune(s, verse[0]) == _tune(s, verse[1])
         assert lines[verse[0]] != lines[verse[1]]
-        assert tune(verse[0]) != tune(chorus[0])
+        assert _tune(s, verse[0]) != _tune(s, chorus[0])
 
 
 @needs_tools

@@ -31,13 +31,15 @@ class Resources:
 class SongItem:
     """A song in flight: the record plus what stages pass on without writing (decoded audio, features).
 
-    Audio is decoded once (by ``decode``) and handed on; features several stages need (beats,
-    chroma, vocal activity) are computed once and kept in ``features`` by name.
+    Audio is decoded once (by ``decode``) and handed on at the working rate; stems made by
+    ``separate`` travel the same way in ``stems`` ("vocals", "accompaniment"). Features several stages
+    need (beats, chroma, vocal activity) are computed once and kept in ``features`` by name.
     """
 
     source: SourceFile
     song: Song
     audio: Audio | None = None
+    stems: dict[str, Audio] = field(default_factory=dict)
     reference_lines: list[str] | None = None
     features: dict[str, Any] = field(default_factory=dict)
 
