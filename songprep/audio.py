@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,7 +98,7 @@ def probe(path: str | Path) -> AudioInfo:
         return AudioInfo(int(meta.sample_rate), int(meta.num_channels), float(duration), str(meta.codec))
     except Exception as err:
         errors.append(_one_line(err))
-    raise AudioDecodeError("not readable as audio: " + "; ".join(dict.fromkeys(errors)))
+    raise AudioDecodeError(_describe("not readable as audio", errors, path))
 
 
 def decode(path: str | Path) -> Audio:
@@ -123,7 +124,12 @@ def decode(path: str | Path) -> Audio:
         return Audio(np.ascontiguousarray(data), int(samples.sample_rate))
     except Exception as err:
         errors.append(_one_line(err))
-    raise AudioDecodeError("cannot decode: " + "; ".join(dict.fromkeys(errors)))
+    raise AudioDecodeError(_describe("cannot decode", errors, path))
+
+
+def _describe(what: str, errors: list[str], path: Path) -> str:
+    """One line naming each decoder's complaint once, with the file's name rather than its full path."""
+    return f"{what}: " + "; ".join(dict.fromkeys(e.replace(str(path), path.name) for e in errors))
 
 
 def _ffmpeg_decoder(path: Path):
@@ -134,9 +140,14 @@ def _ffmpeg_decoder(path: Path):
     return AudioDecoder(str(path))
 
 
+_NATIVE_SOURCE = re.compile(r"\w+, /\S+\.(?:cpp|c|h):\d+, ")
+
+
 def _one_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return (text[0] if text else type(err).__name__)[:300]
+    """First line of a library's error, without C++ source locations (they mean nothing to users)."""
+    lines = str(err).strip().splitlines()
+    text = _NATIVE_SOURCE.sub("", lines[0]) if lines else type(err).__name__
+    return text[:300]
 
 
 def to_channels(audio: Audio, channels: int) -> Audio:

@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from songprep.config import PrepConfig
 from songprep.device import resolve_device
+from songprep.errors import UsageError
 from songprep.inputs import SourceFile, discover
 from songprep.pipeline import Pipeline
 from songprep.records import Reject, Song
 from songprep.stages import StageContext
 from songprep.writer import DatasetWriter
+
+ENGINES = ("local", "ray")
 
 
 @dataclass
@@ -36,6 +40,12 @@ class RunOptions:
     overwrite: bool = False
     retry_rejects: bool = False
     progress: bool = True
+    engine: str = "local"
+    ray_address: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise UsageError(f"unknown engine {self.engine!r}; use one of {', '.join(ENGINES)}")
 
 
 @dataclass
@@ -103,23 +113,17 @@ def _in_process(pipeline: Pipeline, work: list[list[SourceFile]]) -> Iterator[So
 
 def _in_pool(config: PrepConfig, out_dir: Path, device: str, jobs: int,
              work: list[list[SourceFile]]) -> Iterator[Song | Reject]:
-    """Keep at most two batches per worker in flight, so memory stays flat on big corpora."""
+    """Results in input order (so runs are reproducible); at most two batches per worker in flight."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
                              initargs=(config, out_dir, device)) as pool:
-        queue = iter(work)
-        in_flight: set[Future] = set()
-        for batch in queue:
-            in_flight.add(pool.submit(_run_in_worker, batch))
+        in_flight: deque[Future] = deque()
+        for batch in work:
+            in_flight.append(pool.submit(_run_in_worker, batch))
             if len(in_flight) >= 2 * jobs:
-                break
+                yield from in_flight.popleft().result()
         while in_flight:
-            done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield from future.result()
-                nxt = next(queue, None)
-                if nxt is not None:
-                    in_flight.add(pool.submit(_run_in_worker, nxt))
+            yield from in_flight.popleft().result()
 
 
 # -- driver --------------------------------------------------------------------------------------
@@ -145,13 +149,19 @@ def prepare_corpus(in_dir: str | Path, out_dir: str | Path, config: PrepConfig |
     work = batches(pending, options.batch_size)
     progress = Progress(len(sources), summary.skipped, options.progress)
     try:
-        if options.jobs <= 1 or len(work) <= 1:
+        if options.engine == "ray":
+            from songprep.ray_engine import ray_outcomes
+
+            outcomes = ray_outcomes(config, out, device, options.jobs, options.batch_size, pending,
+                                    address=options.ray_address, progress=options.progress,
+                                    gpus_per_actor=1.0 if device.startswith("cuda") else 0.0)
+        elif options.jobs <= 1 or len(work) <= 1:
             pipeline.setup(StageContext(out, device))
             outcomes = _in_process(pipeline, work)
         else:
             outcomes = _in_pool(config, out, device, min(options.jobs, len(work)), work)
         for outcome in outcomes:
-            writer.add(outcome)
+            outcome = writer.add(outcome)
             progress.update(outcome)
             if isinstance(outcome, Song):
                 summary.written += 1

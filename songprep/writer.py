@@ -86,6 +86,7 @@ class DatasetState:
     song_ids: set[str]
     reject_ids: set[str]
     reject_stages: Counter
+    content: dict[str, str]  # content_sha256 -> source_path of the song that holds it
 
 
 class DatasetWriter:
@@ -126,12 +127,13 @@ class DatasetWriter:
         return self.state.song_ids | self.state.reject_ids
 
     def _read_state(self) -> DatasetState:
-        songs = read_ids(self.songs_dir)
+        songs = read_ids(self.songs_dir, ("id", "source_path", "content_sha256"))
         rejects = read_ids(self.rejects_dir, ("id", "stage"))
         return DatasetState(
             set(songs.column("id").to_pylist()),
             set(rejects.column("id").to_pylist()),
             Counter(rejects.column("stage").to_pylist()),
+            dict(zip(songs.column("content_sha256").to_pylist(), songs.column("source_path").to_pylist())),
         )
 
     def _existing_manifest(self) -> dict[str, Any]:
@@ -182,10 +184,21 @@ class DatasetWriter:
                 tmp.unlink(missing_ok=True)
 
     # -- writing ------------------------------------------------------------------------------
-    def add(self, outcome: Song | Reject) -> None:
-        """Buffer one outcome; ids already written or buffered are refused (never a duplicate row)."""
+    def add(self, outcome: Song | Reject) -> Song | Reject:
+        """Buffer one outcome and return what was recorded.
+
+        Ids already written or buffered are refused (never a duplicate row). A song whose file
+        content is already in the dataset under another name becomes a ``dedupe`` reject: a
+        corpus should not train twice on one recording, nor leak it across splits.
+        """
         if outcome.id in self.state.song_ids or outcome.id in self.state.reject_ids:
             raise ValueError(f"song {outcome.id} is already in the dataset")
+        if isinstance(outcome, Song) and outcome.content_sha256:
+            first = self.state.content.setdefault(outcome.content_sha256, outcome.source_path)
+            if first != outcome.source_path:
+                shutil.rmtree(self.out_dir / "stems" / outcome.id, ignore_errors=True)
+                outcome = Reject(outcome.id, outcome.source_path, "dedupe", f"same content as {first}",
+                                 self.config_hash)
         if isinstance(outcome, Song):
             self._songs.append(outcome)
             self.state.song_ids.add(outcome.id)
@@ -196,6 +209,7 @@ class DatasetWriter:
         pending = len(self._songs) + len(self._rejects)
         if pending >= self.rows_per_shard or time.monotonic() - self._last_flush >= self.flush_interval_s:
             self.flush()
+        return outcome
 
     def flush(self) -> None:
         """Write buffered rows as new shards (songs first, then rejects) and refresh the manifest."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -9,6 +10,7 @@ import click
 from songprep.cli.common import print_summary, run_options
 from songprep.config import DEFAULT_STAGES, PrepConfig
 from songprep.device import DEVICES
+from songprep.runner import ENGINES
 
 
 @click.command()
@@ -30,10 +32,14 @@ from songprep.device import DEVICES
 @click.option("--rows-per-shard", default=256, show_default=True, help="Rows per Parquet shard.")
 @click.option("--overwrite", is_flag=True, help="Delete a dataset already in OUT and start again.")
 @click.option("--retry-rejects", is_flag=True, help="Try the songs an earlier run rejected again.")
+@click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
+              help="local: this machine's processes; ray: Ray Data actors (a cluster with RAY_ADDRESS).")
+@click.option("--ray-address", help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def prep(in_dir: Path, out_dir: Path, lyrics_dir: Path | None, language: str | None, stages: str,
          sample_rate: int, mono: bool, max_duration: float, min_duration: float, jobs: int, device: str,
-         batch_size: int, rows_per_shard: int, overwrite: bool, retry_rejects: bool, quiet: bool) -> None:
+         batch_size: int, rows_per_shard: int, overwrite: bool, retry_rejects: bool, engine: str,
+         ray_address: str | None, quiet: bool) -> None:
     """Prepare a corpus: every audio file under IN_DIR becomes a row in OUT/songs or OUT/rejects."""
     from songprep.runner import prepare_corpus
 
@@ -47,4 +53,6 @@ def prep(in_dir: Path, out_dir: Path, lyrics_dir: Path | None, language: str | N
         lyrics_dir=str(lyrics_dir.resolve()) if lyrics_dir else None,
     )
     options = run_options(jobs, device, batch_size, rows_per_shard, overwrite, retry_rejects, quiet)
+    options.engine = engine
+    options.ray_address = ray_address or os.environ.get("RAY_ADDRESS")
     print_summary(prepare_corpus(in_dir, out_dir, config, options))

@@ -44,9 +44,16 @@ def parse_lyric_lines(text: str) -> list[str]:
 
 
 def read_reference_lyrics(path: str | Path) -> list[str]:
-    """The lyric lines of a sidecar file; raises LyricsError for unreadable or empty files."""
+    """The lyric lines of a sidecar file; raises LyricsError for unreadable, broken or empty files.
+
+    A bracket left in a lyric line means a tag or timestamp was malformed: the text cannot be
+    trusted to be lyrics, so it is refused rather than sung.
+    """
     path = Path(path)
     lines = parse_lyric_lines(read_text(path))
+    for number, line in enumerate(lines, 1):
+        if "[" in line or "]" in line:
+            raise LyricsError(f"broken lyric markup in {path.name}, lyric line {number}: {line[:60]!r}")
     if not lines:
         raise LyricsError(f"lyrics file holds no lyric lines: {path.name}")
     return lines
