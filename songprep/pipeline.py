@@ -6,6 +6,8 @@ batch is retried song by song, so one bad song becomes one reject and the rest g
 
 from __future__ import annotations
 
+import time
+
 from songprep import __version__
 from songprep.config import PrepConfig
 from songprep.errors import RejectError
@@ -30,6 +32,8 @@ class Pipeline:
         self.config = config
         self.config_hash = config.config_hash()
         self.stages: list[Stage] = [stage_class(name)(config) for name in config.stages]
+        #: Wall seconds spent in each stage since the last :meth:`take_timings` (for benchmarks and logs).
+        self.stage_seconds: dict[str, float] = {}
 
     @property
     def wants_gpu(self) -> bool:
@@ -47,12 +51,19 @@ class Pipeline:
         outcomes: dict[str, Song | Reject] = {}
         items = [SongItem.start(src) for src in sources]
         for stage in self.stages:
+            started = time.perf_counter()
             items = self._run_stage(stage, items, outcomes)
+            self.stage_seconds[stage.name] = self.stage_seconds.get(stage.name, 0.0) + time.perf_counter() - started
         provenance = self.provenance()
         for item in items:
             item.song.provenance = provenance
             outcomes[item.song.id] = item.song
         return [outcomes[src.id] for src in sources]
+
+    def take_timings(self) -> dict[str, float]:
+        """The per-stage seconds accumulated so far, and start again from zero."""
+        timings, self.stage_seconds = self.stage_seconds, {}
+        return timings
 
     def _run_stage(self, stage: Stage, items: list[SongItem], outcomes: dict[str, Song | Reject]) -> list[SongItem]:
         if len(items) <= 1:

@@ -41,7 +41,7 @@ class PipelineActor:
             for i, p, r, lp in zip(batch["id"], batch["path"], batch["rel_path"], batch["lyrics_path"])
         ]
         outcomes = self.pipeline.run(sources)
-        return {"outcome": np.array([pickle.dumps(o) for o in outcomes], dtype=object)}
+        return {"outcome": np.array([pickle.dumps((outcomes, self.pipeline.take_timings()))], dtype=object)}
 
 
 def init_ray(address: str | None, num_cpus: int | None) -> None:
@@ -56,8 +56,8 @@ def init_ray(address: str | None, num_cpus: int | None) -> None:
 
 def ray_outcomes(config: PrepConfig, out_dir: Path, device: str, jobs: int, batch_size: int,
                  sources: list[SourceFile], *, address: str | None = None, progress: bool = False,
-                 gpus_per_actor: float = 0.0) -> Iterator[Song | Reject]:
-    """Run the chain over ``sources`` on Ray Data; yields outcomes in input order."""
+                 gpus_per_actor: float = 0.0) -> Iterator[tuple[list[Song | Reject], dict[str, float]]]:
+    """Run the chain over ``sources`` on Ray Data; yields (outcomes, per-stage seconds) in input order."""
     if not sources:
         return
     init_ray(address, None if address else max(jobs, 1))

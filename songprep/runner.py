@@ -60,6 +60,11 @@ class RunSummary:
     seconds: float
     audio_seconds: float = 0.0
     reject_reasons: dict[str, str] = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    def add_timings(self, timings: dict[str, float]) -> None:
+        for name, seconds in timings.items():
+            self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + seconds
 
     @property
     def realtime_factor(self) -> float:
@@ -101,18 +106,21 @@ def _init_worker(config: PrepConfig, out_dir: Path, device: str) -> None:
     _WORKER_PIPELINE.setup(StageContext(out_dir, device))
 
 
-def _run_in_worker(batch: list[SourceFile]) -> list[Song | Reject]:
+Outcomes = tuple[list[Song | Reject], dict[str, float]]  # a batch's results and its per-stage seconds
+
+
+def _run_in_worker(batch: list[SourceFile]) -> Outcomes:
     assert _WORKER_PIPELINE is not None, "worker was not initialised"
-    return _WORKER_PIPELINE.run(batch)
+    return _WORKER_PIPELINE.run(batch), _WORKER_PIPELINE.take_timings()
 
 
-def _in_process(pipeline: Pipeline, work: list[list[SourceFile]]) -> Iterator[Song | Reject]:
+def _in_process(pipeline: Pipeline, work: list[list[SourceFile]]) -> Iterator[Outcomes]:
     for batch in work:
-        yield from pipeline.run(batch)
+        yield pipeline.run(batch), pipeline.take_timings()
 
 
 def _in_pool(config: PrepConfig, out_dir: Path, device: str, jobs: int,
-             work: list[list[SourceFile]]) -> Iterator[Song | Reject]:
+             work: list[list[SourceFile]]) -> Iterator[Outcomes]:
     """Results in input order (so runs are reproducible); at most two batches per worker in flight."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
@@ -121,9 +129,9 @@ def _in_pool(config: PrepConfig, out_dir: Path, device: str, jobs: int,
         for batch in work:
             in_flight.append(pool.submit(_run_in_worker, batch))
             if len(in_flight) >= 2 * jobs:
-                yield from in_flight.popleft().result()
+                yield in_flight.popleft().result()
         while in_flight:
-            yield from in_flight.popleft().result()
+            yield in_flight.popleft().result()
 
 
 # -- driver --------------------------------------------------------------------------------------
@@ -160,15 +168,17 @@ def prepare_corpus(in_dir: str | Path, out_dir: str | Path, config: PrepConfig |
             outcomes = _in_process(pipeline, work)
         else:
             outcomes = _in_pool(config, out, device, min(options.jobs, len(work)), work)
-        for outcome in outcomes:
-            outcome = writer.add(outcome)
-            progress.update(outcome)
-            if isinstance(outcome, Song):
-                summary.written += 1
-                summary.audio_seconds += outcome.duration_s
-            else:
-                summary.rejected += 1
-                summary.reject_reasons[outcome.source_path] = f"{outcome.stage}: {outcome.reason}"
+        for batch_outcomes, timings in outcomes:
+            summary.add_timings(timings)
+            for outcome in batch_outcomes:
+                outcome = writer.add(outcome)
+                progress.update(outcome)
+                if isinstance(outcome, Song):
+                    summary.written += 1
+                    summary.audio_seconds += outcome.duration_s
+                else:
+                    summary.rejected += 1
+                    summary.reject_reasons[outcome.source_path] = f"{outcome.stage}: {outcome.reason}"
     finally:
         writer.close()  # whatever finished is kept, also on Ctrl-C
         progress.close()

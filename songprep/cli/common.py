@@ -21,5 +21,8 @@ def print_summary(summary: RunSummary) -> None:
         f"{summary.written} written, {summary.rejected} rejected, {summary.skipped} already done "
         f"(of {summary.found} found) -> {summary.out_dir} in {summary.seconds:.1f} s{rate}"
     )
+    if summary.stage_seconds:
+        busy = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in summary.stage_seconds.items())
+        click.echo(f"  time in stages (summed over workers): {busy}")
     for path, reason in sorted(summary.reject_reasons.items()):
         click.echo(f"  rejected {path}: {reason}")
