@@ -14,6 +14,7 @@ without it a local Ray instance is started.
 
 from __future__ import annotations
 
+import logging
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,7 +52,9 @@ def init_ray(address: str | None, num_cpus: int | None) -> None:
         raise UsageError("--engine ray needs Ray Data: pip install 'ray[data]'") from err
     if not ray.is_initialized():
         kwargs = {"address": address} if address else {"num_cpus": num_cpus}
-        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
+        ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, **kwargs)
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def ray_outcomes(config: PrepConfig, out_dir: Path, device: str, jobs: int, batch_size: int,
@@ -73,7 +76,7 @@ def ray_outcomes(config: PrepConfig, out_dir: Path, device: str, jobs: int, batc
         PipelineActor,
         fn_constructor_args=(config, str(out_dir), device),
         batch_size=batch_size,
-        concurrency=max(jobs, 1),
+        compute=ray.data.ActorPoolStrategy(size=max(jobs, 1)),
         num_cpus=1,
         num_gpus=gpus_per_actor,
     )
