@@ -7,6 +7,7 @@ batch is retried song by song, so one bad song becomes one reject and the rest g
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from songprep import __version__
 from songprep.config import PrepConfig
@@ -22,6 +23,17 @@ def reason_of(err: BaseException) -> str:
     if isinstance(err, RejectError):
         return text[:500]
     return f"{type(err).__name__}: {text}"[:500] if text else type(err).__name__
+
+
+def resolve_config(config: PrepConfig) -> PrepConfig:
+    """The config with every stage's options made concrete (see :meth:`Stage.resolve_options`)."""
+    check_chain(config.stages)
+    resolved = {}
+    for name in config.stages:
+        options = stage_class(name).resolve_options(dict(config.stage_options.get(name, {})))
+        if options:
+            resolved[name] = options
+    return replace(config, stage_options=resolved)
 
 
 class Pipeline:

@@ -20,7 +20,7 @@ from songprep.config import PrepConfig
 from songprep.device import resolve_device
 from songprep.errors import UsageError
 from songprep.inputs import SourceFile, discover
-from songprep.pipeline import Pipeline
+from songprep.pipeline import Pipeline, resolve_config
 from songprep.records import Reject, Song
 from songprep.stages import StageContext
 from songprep.writer import DatasetWriter
@@ -142,7 +142,7 @@ def prepare_corpus(in_dir: str | Path, out_dir: str | Path, config: PrepConfig |
     Resumable: songs already written to ``out_dir`` with the same config are skipped; an
     interrupted run loses at most the unflushed buffer, never a whole shard, and never duplicates.
     """
-    config = config or PrepConfig()
+    config = resolve_config(config or PrepConfig())
     options = options or RunOptions()
     started = time.perf_counter()
     out = Path(out_dir)

@@ -73,6 +73,15 @@ class Stage:
         self.options: dict[str, Any] = dict(config.stage_options.get(self.name, {}))
         self.ctx: StageContext | None = None
 
+    @classmethod
+    def resolve_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """Make choices like ``model="auto"`` concrete before the config is hashed.
+
+        The hash (and so resume and provenance) must name the model that actually runs: "auto"
+        on a machine with demucs weights and "auto" on one without are different configs.
+        """
+        return options
+
     def setup(self, ctx: StageContext) -> None:
         """Once per worker, before any batch: import heavy libraries and load models here."""
         self.ctx = ctx
