@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from songprep.errors import LyricsError
+from songprep.lyrics.levo import parse_levo
 
 _LRC_TIME = re.compile(r"\[\d{1,3}:\d{1,2}(?:[.:]\d{1,3})?\]")
 _LRC_META = re.compile(r"^\[[a-zA-Z]+:.*\]$")
@@ -26,11 +27,7 @@ def read_text(path: Path) -> str:
 def parse_lyric_lines(text: str) -> list[str]:
     """Plain lyric lines from plain text, LRC or LeVo markup (tags, timestamps and separators dropped)."""
     if " ; " in text or re.search(r"\]\s*;", text):
-        lines = []
-        for block in text.split(";"):
-            body = _TAG.sub("", block)
-            lines += [s.strip() for s in body.split(".") if s.strip()]
-        return lines
+        return parse_levo(text).lines()  # the one LeVo parser: tolerant, fixes tags, keeps every word
     lines = []
     for line in text.splitlines():
         line = line.strip()

@@ -6,8 +6,9 @@ from songprep.errors import UsageError
 from songprep.stages.base import INITIAL_FIELDS, Resources, SongItem, Stage, StageContext
 from songprep.stages.decode import DecodeStage
 from songprep.stages.lyrics import ReferenceLyricsStage
+from songprep.stages.markup import MarkupStage
 
-STAGES: dict[str, type[Stage]] = {cls.name: cls for cls in (DecodeStage, ReferenceLyricsStage)}
+STAGES: dict[str, type[Stage]] = {cls.name: cls for cls in (DecodeStage, ReferenceLyricsStage, MarkupStage)}
 
 
 def stage_class(name: str) -> type[Stage]:
