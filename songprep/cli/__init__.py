@@ -35,9 +35,10 @@ def main() -> None:
     cli(prog_name="songprep")
 
 
-from songprep.cli import demo, lyrics, models, prep  # noqa: E402  (each module adds its commands to cli)
+from songprep.cli import demo, lyrics, models, prep, structure  # noqa: E402  (each module adds its commands to cli)
 
 cli.add_command(prep.prep)
 cli.add_command(models.models)
 cli.add_command(demo.demo)
 cli.add_command(lyrics.lyrics)
+cli.add_command(structure.structure)

@@ -1,0 +1,29 @@
+"""structure: the song's labelled sections (``sections``) and each word's section index.
+
+Uses the shared features (:func:`songprep.features.song_features`: computed here if no earlier stage
+did), the vocal stem when ``separate`` ran before (``item.stems["vocals"]``) and the timed words when
+``align`` ran before. Without a vocal stem, words stand in for singing; without either, labels rest on
+repetition and energy alone (intro/outro from quiet ends), which is weaker.
+"""
+
+from __future__ import annotations
+
+from songprep.features import song_features
+from songprep.stages.base import SongItem, Stage
+from songprep.structure import assign_word_sections, segment
+
+
+class StructureStage(Stage):
+    """Writes ``sections`` (and ``Word.section``); model-free, CPU only."""
+
+    name = "structure"
+    reads = ("audio",)
+    writes = ("sections",)
+
+    def process(self, item: SongItem) -> SongItem:
+        song = item.song
+        feats = song_features(item)
+        song.sections = segment(feats, words=song.words or None)
+        if song.words:
+            assign_word_sections(song.words, song.sections)
+        return item

@@ -1,0 +1,223 @@
+"""Section labels from evidence: singing, repetition, lyrics and energy — not from position alone.
+
+1. ``silence``: a segment whose bars are all far below the song's loud level (``BarFeatures.silent``).
+2. Singing (vocal stem, else aligned words): segments without it are ``intro`` before the first sung
+   segment, ``outro`` after the last, ``inst`` in between.
+3. Sung segments are grouped by repetition: two segments repeat when their bars, aligned from their
+   starts, match in harmony (beat-stacked chroma) and timbre.
+4. The chorus is the group that repeats most, with the most repeated lyrics (when words are known)
+   and the most energy; the rest is ``verse``, except a sung segment after the first chorus that
+   repeats nothing, which is the ``bridge``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from songprep.records import Word
+from songprep.structure.bars import BarFeatures
+
+#: A segment sings when at least this share of its frames do (or, from words, its bars hold words).
+SUNG_SHARE = 0.15
+#: Two segments repeat when their aligned bars are at least this similar (cosine, 0..1).
+REPEAT_SIMILARITY = 0.85
+
+
+@dataclass
+class Segment:
+    """Bars ``[start_bar, end_bar)`` of the grid and the evidence gathered about them."""
+
+    start_bar: int
+    end_bar: int
+    sung: bool | None = None
+    rms_db: float = 0.0
+    group: int = -1
+    lyric_repeat: float = 0.0
+    label: str = ""
+
+    @property
+    def bars(self) -> int:
+        return self.end_bar - self.start_bar
+
+
+def label_segments(bars: BarFeatures, starts: list[int], words: list[Word] | None = None) -> list[Segment]:
+    """Label the segments that begin at bar indices ``starts`` (first 0, in order)."""
+    ends = [*starts[1:], bars.n_bars]
+    segments = [Segment(a, b) for a, b in zip(starts, ends)]
+    word_bars = _words_per_bar(bars, words) if words else None
+    for seg in segments:
+        span = slice(seg.start_bar, seg.end_bar)
+        seg.rms_db = float(10 * np.log10(np.mean(10 ** (bars.rms_db[span] / 10))))
+        if bars.vocal is not None:
+            seg.sung = float(bars.vocal[span].mean()) >= SUNG_SHARE
+        elif word_bars is not None:
+            seg.sung = float((word_bars[span] > 0).mean()) >= 0.5
+    _group_by_repetition(bars, segments)
+    merged = merge_repeated_neighbours(segments)
+    if len(merged) < len(segments):
+        segments = merged
+        _group_by_repetition(bars, segments)
+    if words:
+        _lyric_repetition(bars, segments, words)
+    silent = bars.silent()
+    for seg in segments:
+        if silent[seg.start_bar:seg.end_bar].all():
+            seg.label = "silence"
+    if any(seg.sung is not None for seg in segments):
+        _label_with_singing(segments)
+    else:
+        _label_without_singing(segments)
+    return segments
+
+
+def merge_repeated_neighbours(segments: list[Segment]) -> list[Segment]:
+    """Join runs of neighbours that repeat each other (a chorus cut in two identical halves), when the
+    joined runs still repeat elsewhere; a boundary between two copies of the same music marks no change.
+    """
+    runs: list[list[Segment]] = []
+    for seg in segments:
+        if runs and runs[-1][-1].group == seg.group and runs[-1][-1].sung == seg.sung:
+            runs[-1].append(seg)
+        else:
+            runs.append([seg])
+    runs_per_group: dict[int, int] = {}
+    for run in runs:
+        runs_per_group[run[0].group] = runs_per_group.get(run[0].group, 0) + 1
+    out: list[Segment] = []
+    for run in runs:
+        if len(run) > 1 and runs_per_group[run[0].group] >= 2:
+            first, last = run[0], run[-1]
+            power = np.average([10 ** (s.rms_db / 10) for s in run], weights=[s.bars for s in run])
+            out.append(Segment(first.start_bar, last.end_bar, first.sung, float(10 * np.log10(power))))
+        else:
+            out.extend(run)
+    return out
+
+
+def _label_with_singing(segments: list[Segment]) -> None:
+    sung = [s for s in segments if s.sung and not s.label]
+    if not sung:  # an instrumental: one long inst, framed by intro/outro where energy says so
+        _label_without_singing(segments)
+        return
+    first, last = sung[0].start_bar, sung[-1].start_bar
+    for seg in segments:
+        if seg.label or seg.sung:
+            continue
+        seg.label = "intro" if seg.start_bar < first else ("outro" if seg.start_bar > last else "inst")
+    _label_sung(sung)
+
+
+def _label_sung(sung: list[Segment]) -> None:
+    """Chorus, verse and bridge among the sung segments."""
+    groups: dict[int, list[Segment]] = {}
+    for seg in sung:
+        groups.setdefault(seg.group, []).append(seg)
+    mean_db = float(np.mean([s.rms_db for s in sung]))
+
+    def chorus_score(members: list[Segment]) -> float:
+        energy = float(np.mean([s.rms_db for s in members])) - mean_db
+        lyrics = float(np.mean([s.lyric_repeat for s in members]))
+        return len(members) + 2.0 * lyrics + energy / 3.0
+
+    repeated = {g: m for g, m in groups.items() if len(m) >= 2}
+    if repeated:
+        chorus = max(repeated, key=lambda g: chorus_score(repeated[g]))
+    else:  # nothing repeats: the clearly loudest sung segment is the chorus, if any is
+        loudest = max(sung, key=lambda s: s.rms_db)
+        others = [s.rms_db for s in sung if s is not loudest]
+        chorus = loudest.group if others and loudest.rms_db - max(others) >= 3.0 else None
+    first_chorus = min((s.start_bar for s in sung if s.group == chorus), default=None)
+    for seg in sung:
+        if seg.group == chorus:
+            seg.label = "chorus"
+        elif first_chorus is not None and seg.start_bar > first_chorus and len(groups[seg.group]) == 1:
+            seg.label = "bridge"
+        else:
+            seg.label = "verse"
+
+
+def _label_without_singing(segments: list[Segment]) -> None:
+    """No vocal evidence: quiet ends are intro/outro, the most repeated loud group the chorus, the rest verse."""
+    open_ = [s for s in segments if not s.label]
+    if not open_:
+        return
+    median_db = float(np.median([s.rms_db for s in open_]))
+    if len(open_) >= 3 and open_[0].rms_db < median_db - 1.0:
+        open_[0].label = "intro"
+    if len(open_) >= 3 and open_[-1].rms_db < median_db - 1.0:
+        open_[-1].label = "outro"
+    middle = [s for s in open_ if not s.label]
+    if middle:
+        _label_sung(middle)
+
+
+def _group_by_repetition(bars: BarFeatures, segments: list[Segment]) -> None:
+    """Group ids: segments joined (transitively) when their aligned bars are similar."""
+    chroma = _unit(bars.chroma)
+    timbre = _unit(_standardise(bars.timbre))
+    n = len(segments)
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(n):
+        for j in range(i + 1, n):
+            if segment_similarity(chroma, timbre, segments[i], segments[j]) >= REPEAT_SIMILARITY:
+                parent[find(j)] = find(i)
+    roots = {find(i) for i in range(n)}
+    ids = {root: k for k, root in enumerate(sorted(roots))}
+    for i, seg in enumerate(segments):
+        seg.group = ids[find(i)]
+
+
+def segment_similarity(chroma: np.ndarray, timbre: np.ndarray, a: Segment, b: Segment) -> float:
+    """Mean similarity of bars aligned from both starts, over the shorter segment; 0 if lengths differ a lot."""
+    k = min(a.bars, b.bars)
+    if k == 0 or max(a.bars, b.bars) > 2 * k:
+        return 0.0
+    ia, ib = slice(a.start_bar, a.start_bar + k), slice(b.start_bar, b.start_bar + k)
+    harmony = np.sum(chroma[ia] * chroma[ib], axis=1)
+    colour = (np.sum(timbre[ia] * timbre[ib], axis=1) + 1) / 2
+    return float(np.mean(0.5 * harmony + 0.5 * colour))
+
+
+def _lyric_repetition(bars: BarFeatures, segments: list[Segment], words: list[Word]) -> None:
+    """Each segment's best lyric match with another segment (difflib ratio of their word sequences)."""
+    texts: list[list[str]] = [[] for _ in segments]
+    starts = np.array([bars.starts_s[s.start_bar] for s in segments])
+    for w in words:
+        index = int(np.searchsorted(starts, (w.start_s + w.end_s) / 2, side="right") - 1)
+        texts[max(index, 0)].append(_normalise_word(w.word))
+    for i, seg in enumerate(segments):
+        if not texts[i]:
+            continue
+        seg.lyric_repeat = max((difflib.SequenceMatcher(None, texts[i], texts[j], autojunk=False).ratio()
+                                for j in range(len(segments)) if j != i and texts[j]), default=0.0)
+
+
+def _words_per_bar(bars: BarFeatures, words: list[Word]) -> np.ndarray:
+    counts = np.zeros(bars.n_bars)
+    for w in words:
+        counts[bars.bar_of((w.start_s + w.end_s) / 2)] += 1
+    return counts
+
+
+def _normalise_word(word: str) -> str:
+    return re.sub(r"[^\w]+", "", word.lower())
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+
+
+def _standardise(x: np.ndarray) -> np.ndarray:
+    std = x.std(axis=0)
+    return (x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)
