@@ -35,10 +35,11 @@ def main() -> None:
     cli(prog_name="songprep")
 
 
-from songprep.cli import demo, lyrics, models, prep, structure  # noqa: E402  (each module adds its commands to cli)
+from songprep.cli import demo, eval, lyrics, models, prep, structure  # noqa: E402  (each module adds its commands to cli)
 
 cli.add_command(prep.prep)
 cli.add_command(models.models)
 cli.add_command(demo.demo)
 cli.add_command(lyrics.lyrics)
 cli.add_command(structure.structure)
+cli.add_command(eval.eval_group)

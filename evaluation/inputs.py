@@ -1,0 +1,134 @@
+"""What an evaluation reads: prompts (LeVo JSONL or a songprep dataset) and systems (one folder each).
+
+A system folder holds one audio file per prompt named by the prompt's ``idx`` (any audio extension),
+either at its top level or under ``audios/`` (LeVo's own output layout ``DIR/audios/{idx}.flac``).
+
+>>> parse_system("base=out/levo")
+System(name='base', directory=PosixPath('out/levo'))
+>>> detect_language("我爱你"), detect_language("¿Dónde estás?"), detect_language("I love you")
+('zh', 'es', 'en')
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from songprep.audio import AUDIO_EXTENSIONS
+from songprep.errors import UsageError
+from songprep.evaluation.normalise import LANGUAGES
+
+_KANA = re.compile(r"[\u3040-\u30ff\uff66-\uff9f]")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_SPANISH_MARKS = re.compile(r"[ñáéíóúü¿¡]", re.IGNORECASE)
+_SPANISH_WORDS = frozenset("el la los las de que y en un una por con para es no se mi tu yo te me lo como más pero "
+                           "sin sobre cuando porque estás está soy eres corazón amor vida quiero".split())
+_ENGLISH_WORDS = frozenset("the a and to of i you me my we in on is it that for with your be this love all so oh "
+                           "take home night tonight heart never what when can don't i'm just like".split())
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One prompt: its id, the reference lyrics (plain lines, markup stripped) and their language."""
+
+    idx: str
+    lyrics: str
+    language: str
+    descriptions: str = ""
+    markup: str = ""
+
+
+@dataclass(frozen=True)
+class System:
+    name: str
+    directory: Path
+
+
+def parse_system(spec: str) -> System:
+    """``NAME=DIR`` -> System; the name must be unique and non-empty."""
+    name, sep, directory = spec.partition("=")
+    if not sep or not name.strip() or not directory.strip():
+        raise UsageError(f"--system wants NAME=DIR, got {spec!r}")
+    return System(name.strip(), Path(directory.strip()))
+
+
+def detect_language(text: str) -> str:
+    """en, zh, es or ja from the text alone: kana -> ja, han -> zh, Spanish marks or words -> es, else en."""
+    if _KANA.search(text):
+        return "ja"
+    if _HAN.search(text):
+        return "zh"
+    if _SPANISH_MARKS.search(text):
+        return "es"
+    words = re.findall(r"[a-záéíóúñü]+", text.lower())
+    spanish = sum(w in _SPANISH_WORDS for w in words)
+    if words and spanish / len(words) > 0.15 and spanish > sum(w in _ENGLISH_WORDS for w in words):
+        return "es"
+    return "en"
+
+
+def reference_lyrics(markup: str) -> str:
+    """The sung words of LeVo markup (tags and separators stripped), one line per lyric line."""
+    from songprep.lyrics.reference import parse_lyric_lines
+
+    return "\n".join(parse_lyric_lines(markup))
+
+
+def load_prompts(path: str | Path) -> list[Prompt]:
+    """Prompts from a LeVo JSONL file or a songprep dataset folder (its ``songs/`` Parquet rows)."""
+    path = Path(path)
+    if path.is_dir():
+        return _dataset_prompts(path)
+    if not path.is_file():
+        raise UsageError(f"prompts not found: {path}")
+    prompts: list[Prompt] = []
+    seen: set[str] = set()
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            idx, markup = str(row["idx"]), str(row["gt_lyric"])
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise UsageError(f"{path.name} line {number}: not a LeVo prompt (needs idx and gt_lyric): {err}") from None
+        if idx in seen:
+            raise UsageError(f"{path.name} line {number}: idx {idx!r} appears twice")
+        seen.add(idx)
+        lyrics = reference_lyrics(markup)
+        language = str(row.get("language") or detect_language(lyrics))
+        if language not in LANGUAGES:
+            raise UsageError(f"{path.name} line {number}: language {language!r} not one of {', '.join(LANGUAGES)}")
+        prompts.append(Prompt(idx, lyrics, language, str(row.get("descriptions") or ""), markup))
+    if not prompts:
+        raise UsageError(f"no prompts in {path}")
+    return prompts
+
+
+def _dataset_prompts(root: Path) -> list[Prompt]:
+    import pandas as pd
+
+    songs = root / "songs" if (root / "songs").is_dir() else root
+    if not any(songs.glob("*.parquet")):
+        raise UsageError(f"{root} is neither a JSONL file nor a songprep dataset (no songs/*.parquet)")
+    table = pd.read_parquet(songs)
+    prompts = []
+    for row in table.itertuples():
+        lyrics = str(getattr(row, "lyrics", "") or "")
+        if not lyrics.strip():
+            continue
+        language = str(getattr(row, "language", "") or "") or detect_language(lyrics)
+        prompts.append(Prompt(str(row.id), lyrics, language if language in LANGUAGES else detect_language(lyrics),
+                              "", str(getattr(row, "levo_lyric", "") or "")))
+    return prompts
+
+
+def find_audio(system: System, idx: str) -> Path | None:
+    """The system's file for prompt ``idx`` (``audios/`` first, LeVo's layout), or None."""
+    for folder in (system.directory / "audios", system.directory):
+        for ext in AUDIO_EXTENSIONS:
+            candidate = folder / f"{idx}{ext}"
+            if candidate.is_file():
+                return candidate
+    return None
