@@ -19,9 +19,10 @@ from typing import Any
 from songprep.errors import ModelNotFoundError, UsageError
 from songprep.models.base import ModelFamily, ModelStatus, offline, songprep_model_dir
 from songprep.models.demucs import DemucsFamily
+from songprep.models.spleeter import SpleeterFamily
 from songprep.models.whisper import WhisperFamily
 
-FAMILIES: dict[str, type[ModelFamily]] = {cls.family: cls for cls in (WhisperFamily, DemucsFamily)}
+FAMILIES: dict[str, type[ModelFamily]] = {cls.family: cls for cls in (WhisperFamily, DemucsFamily, SpleeterFamily)}
 
 
 def resolve(name: str) -> ModelFamily:

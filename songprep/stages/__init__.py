@@ -7,10 +7,11 @@ from songprep.stages.base import INITIAL_FIELDS, Resources, SongItem, Stage, Sta
 from songprep.stages.decode import DecodeStage
 from songprep.stages.lyrics import ReferenceLyricsStage
 from songprep.stages.markup import MarkupStage
+from songprep.stages.separate import SeparateStage
 from songprep.stages.structure import StructureStage
 
 STAGES: dict[str, type[Stage]] = {cls.name: cls for cls in (DecodeStage, ReferenceLyricsStage, MarkupStage,
-                                                                StructureStage)}
+                                                                StructureStage, SeparateStage)}
 
 
 def stage_class(name: str) -> type[Stage]:
