@@ -19,10 +19,12 @@ from typing import Any
 from songprep.errors import ModelNotFoundError, UsageError
 from songprep.models.base import ModelFamily, ModelStatus, offline, songprep_model_dir
 from songprep.models.demucs import DemucsFamily
+from songprep.models.faster_whisper import FasterWhisperFamily
 from songprep.models.spleeter import SpleeterFamily
 from songprep.models.whisper import WhisperFamily
 
-FAMILIES: dict[str, type[ModelFamily]] = {cls.family: cls for cls in (WhisperFamily, DemucsFamily, SpleeterFamily)}
+FAMILIES: dict[str, type[ModelFamily]] = {cls.family: cls for cls in (WhisperFamily, DemucsFamily, SpleeterFamily,
+                                                                        FasterWhisperFamily)}
 
 
 def resolve(name: str) -> ModelFamily:

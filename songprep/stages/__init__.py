@@ -9,9 +9,10 @@ from songprep.stages.lyrics import ReferenceLyricsStage
 from songprep.stages.markup import MarkupStage
 from songprep.stages.separate import SeparateStage
 from songprep.stages.structure import StructureStage
+from songprep.stages.transcribe import TranscribeStage
 
 STAGES: dict[str, type[Stage]] = {cls.name: cls for cls in (DecodeStage, ReferenceLyricsStage, MarkupStage,
-                                                                StructureStage, SeparateStage)}
+                                                                StructureStage, SeparateStage, TranscribeStage)}
 
 
 def stage_class(name: str) -> type[Stage]:

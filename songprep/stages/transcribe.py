@@ -1,0 +1,74 @@
+"""transcribe: what is sung, with word times and the language, from the vocal stem (or the mix).
+
+Options (``PrepConfig.stage_options["transcribe"]``): ``model`` (``auto``, ``faster-whisper:large-v3``,
+``whisper:base``, ...; "auto" is resolved before the config is hashed, so provenance names the model
+that ran), ``local_path`` (explicit weights), ``beam_size``. ``--language`` forces the language.
+
+The transcript goes to ``item.features["transcript"]`` (the align stage uses its words as anchors).
+A song without reference lyrics also gets its ``words``, ``lyrics`` (a line per Whisper phrase or
+pause of a second or more) and ``lyrics_source="transcript"`` from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from songprep.errors import RejectError, UsageError
+from songprep.records import StageProvenance
+from songprep.stages.base import Resources, SongItem, Stage, StageContext
+
+KNOWN_OPTIONS = ("model", "local_path", "beam_size")
+
+
+class TranscribeStage(Stage):
+    """Whisper with VAD gating and loop removal; the model is loaded once per worker."""
+
+    name = "transcribe"
+    reads = ("audio",)
+    writes = ("language", "transcript")
+    resources = Resources(gpu=True)
+
+    @classmethod
+    def resolve_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        from songprep.transcription import resolve_transcriber_name
+
+        unknown = sorted(set(options) - set(KNOWN_OPTIONS))
+        if unknown:
+            raise UsageError(f"unknown option(s) for stage transcribe: {', '.join(unknown)}; "
+                             f"known: {', '.join(KNOWN_OPTIONS)}")
+        return {**options, "model": resolve_transcriber_name(options.get("model", "auto"))}
+
+    def setup(self, ctx: StageContext) -> None:
+        from songprep.transcription import load_transcriber
+
+        super().setup(ctx)
+        options = self.resolve_options(self.options)
+        self.transcriber = load_transcriber(options["model"], ctx.device, options.get("local_path"),
+                                            beam_size=int(options.get("beam_size", 5)))
+
+    def process(self, item: SongItem) -> SongItem:
+        if getattr(self, "transcriber", None) is None:
+            raise RuntimeError("stage transcribe used before setup()")
+        if item.audio is None:
+            raise RejectError("transcribe: no decoded audio (the decode stage must run first)")
+        source = "vocals" if "vocals" in item.stems else "mix"
+        audio = item.stems.get("vocals", item.audio)
+        transcript = self.transcriber.transcribe(audio, self.config.language or None)
+        item.features["transcript"] = transcript
+        item.features["transcript_source"] = source  # "mix" when no separation ran: weaker, and said so
+        song = item.song
+        if not song.language and transcript.language:
+            song.language = transcript.language
+        if item.reference_lines is None:
+            song.words = [w for w in transcript.words]
+            for w in song.words:
+                w.section = -1
+            song.lyrics = "\n".join(line for line in transcript.line_texts() if line)
+            song.lyrics_source = "transcript"
+        return item
+
+    def provenance(self) -> StageProvenance:
+        transcriber = getattr(self, "transcriber", None)
+        if transcriber is None:
+            return StageProvenance(self.name, self.options.get("model", ""), "")
+        return StageProvenance(self.name, transcriber.name, transcriber.version)
