@@ -11,7 +11,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from songprep.config import PrepConfig
+
 RATE = 44100
+#: The model-free stages: what runner, writer and bad-input tests exercise (fast, no weights).
+LIGHT = PrepConfig(stages=("decode", "lyrics"))
 
 
 def tone(seconds: float = 2.0, rate: int = RATE, channels: int = 2, freq: float = 440.0, amp: float = 0.3,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from songprep.config import PrepConfig
+from conftest import LIGHT
 from songprep.runner import RunOptions, prepare_corpus
 from songprep.testing.bad_inputs import build_bad_corpus
 
@@ -14,7 +14,7 @@ from songprep.testing.bad_inputs import build_bad_corpus
 def bad_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("bad")
     expected = build_bad_corpus(root / "in")
-    summary = prepare_corpus(root / "in", root / "out", PrepConfig(), RunOptions(progress=False))
+    summary = prepare_corpus(root / "in", root / "out", LIGHT, RunOptions(progress=False))
     songs = pd.read_parquet(root / "out" / "songs").set_index("source_path")
     rejects = pd.read_parquet(root / "out" / "rejects").set_index("source_path")
     return expected, summary, songs, rejects

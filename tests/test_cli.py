@@ -22,12 +22,12 @@ def test_help_lists_the_command_groups():
 def test_prep_writes_dataset_and_reports_rejects(mixed_corpus, tmp_path):
     root, bad = mixed_corpus
     out = tmp_path / "out"
-    result = invoke("prep", str(root), "-o", str(out), "-q")
+    result = invoke("prep", str(root), "-o", str(out), "-q", "--stages", "decode,lyrics")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("5 written, 5 rejected, 0 already done (of 10 found)")
     assert "rejected empty.wav: decode: empty file (0 bytes)" in result.output
     assert len(pd.read_parquet(out / "songs")) == 5
-    again = invoke("prep", str(root), "-o", str(out), "-q")
+    again = invoke("prep", str(root), "-o", str(out), "-q", "--stages", "decode,lyrics")
     assert again.output.startswith("0 written, 0 rejected, 10 already done")
 
 
@@ -36,8 +36,9 @@ def test_errors_are_one_line_with_exit_codes(mixed_corpus, tmp_path):
     missing = CliRunner().invoke(cli, ["prep", str(tmp_path / "nope"), "-o", str(tmp_path / "o")])
     assert missing.exit_code == 2
     assert missing.output.strip().count("\n") == 0 and "input directory not found" in missing.output
-    invoke("prep", str(root), "-o", str(tmp_path / "out"), "-q")
-    mismatch = CliRunner().invoke(cli, ["prep", str(root), "-o", str(tmp_path / "out"), "--mono", "-q"])
+    invoke("prep", str(root), "-o", str(tmp_path / "out"), "-q", "--stages", "decode,lyrics")
+    mismatch = CliRunner().invoke(cli, ["prep", str(root), "-o", str(tmp_path / "out"), "--mono", "-q",
+                                        "--stages", "decode,lyrics"])
     assert mismatch.exit_code == 4 and "use a new output directory" in mismatch.output
     bad_stage = CliRunner().invoke(cli, ["prep", str(root), "-o", str(tmp_path / "x"), "--stages", "decode,nope"])
     assert bad_stage.exit_code == 2 and "unknown stage 'nope'" in bad_stage.output

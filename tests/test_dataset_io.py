@@ -14,8 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import make_mixed_corpus, tone, write_audio_file
-from songprep.config import PrepConfig
+from conftest import LIGHT, make_mixed_corpus, tone, write_audio_file
 from songprep.runner import RunOptions, prepare_corpus
 
 SONGPREP = Path(sys.executable).parent / "songprep"
@@ -36,9 +35,10 @@ def test_sigkill_at_random_points_then_rerun_gives_the_same_dataset(tmp_path):
     for i in range(36):
         write_audio_file(root / "many" / f"song-{i:02d}.flac", tone(20.0, seed=i))
     reference = tmp_path / "reference"
-    prepare_corpus(root, reference, PrepConfig(), RunOptions(progress=False))
+    prepare_corpus(root, reference, LIGHT, RunOptions(progress=False))
     out = tmp_path / "out"
-    command = [str(SONGPREP), "prep", str(root), "-o", str(out), "-q", "--rows-per-shard", "1"]
+    command = [str(SONGPREP), "prep", str(root), "-o", str(out), "-q", "--rows-per-shard", "1",
+               "--stages", "decode,lyrics"]
     rng = random.Random(7)
     kills = 0
     for _ in range(8):
@@ -63,13 +63,13 @@ def test_hf_datasets_loads_the_songs(mixed_corpus, tmp_path):
 
     root, _ = mixed_corpus
     out = tmp_path / "out"
-    prepare_corpus(root, out, PrepConfig(), RunOptions(progress=False))
+    prepare_corpus(root, out, LIGHT, RunOptions(progress=False))
     ds = datasets.load_dataset("parquet", data_dir=str(out / "songs"), split="train",
                                cache_dir=str(tmp_path / "hf-cache"))
     assert ds.num_rows == 5
     assert set(ds.column_names) >= {"id", "sections", "words", "provenance", "levo_lyric"}
     assert ds.features["words"].feature["start_s"].dtype == "float64"
-    assert ds[0]["provenance"]["config_hash"] == PrepConfig().config_hash()
+    assert ds[0]["provenance"]["config_hash"] == LIGHT.config_hash()
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import make_mixed_corpus, tone, write_audio_file
+from conftest import LIGHT, make_mixed_corpus, tone, write_audio_file
 from songprep.config import PrepConfig
 from songprep.errors import DatasetMismatchError, UsageError
 from songprep.runner import RunOptions, prepare_corpus
@@ -24,7 +24,7 @@ def read_dataset(out):
 
 def test_good_songs_are_written_and_bad_ones_rejected_with_reasons(mixed_corpus, tmp_path):
     root, bad = mixed_corpus
-    summary = prepare_corpus(root, tmp_path / "out", PrepConfig(), QUIET)
+    summary = prepare_corpus(root, tmp_path / "out", LIGHT, QUIET)
     songs, rejects = read_dataset(tmp_path / "out")
     assert summary.written == len(songs) == 5 and summary.rejected == len(rejects) == len(bad)
     assert dict(zip(rejects.source_path, rejects.stage)) == bad
@@ -41,7 +41,7 @@ def test_good_songs_are_written_and_bad_ones_rejected_with_reasons(mixed_corpus,
     assert pd.isna(songs.set_index("source_path").loc["good-1.flac"].lyrics)
     assert "sub dir/Canción ünïcode.wav" in set(songs.source_path)
     prov = good0.provenance
-    assert prov["config_hash"] == PrepConfig().config_hash()
+    assert prov["config_hash"] == LIGHT.config_hash()
     assert [s["stage"] for s in prov["stages"]] == ["decode", "lyrics"]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["counts"] == {"songs": 5, "rejects": 5, "rejects_by_stage": {"decode": 4, "lyrics": 1}}
@@ -51,12 +51,12 @@ def test_good_songs_are_written_and_bad_ones_rejected_with_reasons(mixed_corpus,
 def test_rerun_resumes_without_duplicates(mixed_corpus, tmp_path):
     root, _ = mixed_corpus
     out = tmp_path / "out"
-    prepare_corpus(root, out, PrepConfig(), QUIET)
+    prepare_corpus(root, out, LIGHT, QUIET)
     first = read_dataset(out)
-    again = prepare_corpus(root, out, PrepConfig(), QUIET)
+    again = prepare_corpus(root, out, LIGHT, QUIET)
     assert (again.written, again.rejected, again.skipped) == (0, 0, 10)
     write_audio_file(root / "late-arrival.wav", tone(1.5, seed=42))
-    third = prepare_corpus(root, out, PrepConfig(), QUIET)
+    third = prepare_corpus(root, out, LIGHT, QUIET)
     assert (third.written, third.skipped) == (1, 10)
     songs, rejects = read_dataset(out)
     assert songs.id.is_unique and rejects.id.is_unique and not set(songs.id) & set(rejects.id)
@@ -79,15 +79,15 @@ class CrashAfter(DecodeStage):
 def test_interrupted_run_loses_nothing_and_rerun_completes(mixed_corpus, tmp_path, monkeypatch):
     root, _ = mixed_corpus
     reference = tmp_path / "reference"
-    prepare_corpus(root, reference, PrepConfig(), QUIET)
+    prepare_corpus(root, reference, LIGHT, QUIET)
     out = tmp_path / "out"
     monkeypatch.setitem(STAGES, "decode", CrashAfter)
     with pytest.raises(KeyboardInterrupt):
-        prepare_corpus(root, out, PrepConfig(), RunOptions(progress=False, rows_per_shard=2))
+        prepare_corpus(root, out, LIGHT, RunOptions(progress=False, rows_per_shard=2))
     done_before = len(pd.read_parquet(out / "songs")) + len(pd.read_parquet(out / "rejects"))
     assert done_before == 3  # the three finished songs were flushed on the way out
     monkeypatch.setitem(STAGES, "decode", DecodeStage)
-    summary = prepare_corpus(root, out, PrepConfig(), QUIET)
+    summary = prepare_corpus(root, out, LIGHT, QUIET)
     assert summary.skipped == 3
     for got, want in zip(read_dataset(out), read_dataset(reference)):
         pd.testing.assert_frame_equal(got, want)
@@ -98,7 +98,7 @@ def test_stale_temp_shards_are_ignored_and_cleaned(mixed_corpus, tmp_path):
     out = tmp_path / "out"
     (out / "songs").mkdir(parents=True)
     (out / "songs" / ".part-00000.parquet.tmp").write_bytes(b"half a shard")
-    prepare_corpus(root, out, PrepConfig(), QUIET)
+    prepare_corpus(root, out, LIGHT, QUIET)
     assert not list((out / "songs").glob(".part-*"))
     assert len(pd.read_parquet(out / "songs")) == 5
 
@@ -106,13 +106,14 @@ def test_stale_temp_shards_are_ignored_and_cleaned(mixed_corpus, tmp_path):
 def test_other_config_is_refused_unless_overwrite(mixed_corpus, tmp_path):
     root, _ = mixed_corpus
     out = tmp_path / "out"
-    prepare_corpus(root, out, PrepConfig(), QUIET)
+    prepare_corpus(root, out, LIGHT, QUIET)
     with pytest.raises(DatasetMismatchError, match="written with config"):
-        prepare_corpus(root, out, PrepConfig(sample_rate=22050), QUIET)
-    summary = prepare_corpus(root, out, PrepConfig(sample_rate=22050), RunOptions(progress=False, overwrite=True))
+        prepare_corpus(root, out, PrepConfig(stages=LIGHT.stages, sample_rate=22050), QUIET)
+    other = PrepConfig(stages=LIGHT.stages, sample_rate=22050)
+    summary = prepare_corpus(root, out, other, RunOptions(progress=False, overwrite=True))
     assert summary.written == 5 and summary.skipped == 0
     assert pq.read_schema(next((out / "songs").glob("*.parquet"))).metadata[b"songprep.config_hash"].decode() == \
-        PrepConfig(sample_rate=22050).config_hash()
+        PrepConfig(stages=LIGHT.stages, sample_rate=22050).config_hash()
 
 
 def test_overwrite_refuses_a_directory_that_is_not_a_dataset(mixed_corpus, tmp_path):
@@ -120,16 +121,16 @@ def test_overwrite_refuses_a_directory_that_is_not_a_dataset(mixed_corpus, tmp_p
     (tmp_path / "precious").mkdir()
     (tmp_path / "precious" / "thesis.tex").write_text("x")
     with pytest.raises(UsageError, match="refusing to overwrite"):
-        prepare_corpus(root, tmp_path / "precious", PrepConfig(), RunOptions(progress=False, overwrite=True))
+        prepare_corpus(root, tmp_path / "precious", LIGHT, RunOptions(progress=False, overwrite=True))
     assert (tmp_path / "precious" / "thesis.tex").exists()
 
 
 def test_retry_rejects_reprocesses_only_rejects(mixed_corpus, tmp_path):
     root, bad = mixed_corpus
     out = tmp_path / "out"
-    prepare_corpus(root, out, PrepConfig(), QUIET)
+    prepare_corpus(root, out, LIGHT, QUIET)
     (root / "badlyrics.txt").write_text("now it is utf-8\n", encoding="utf-8")
-    summary = prepare_corpus(root, out, PrepConfig(), RunOptions(progress=False, retry_rejects=True))
+    summary = prepare_corpus(root, out, LIGHT, RunOptions(progress=False, retry_rejects=True))
     assert (summary.written, summary.rejected, summary.skipped) == (1, len(bad) - 1, 5)
     songs, rejects = read_dataset(out)
     assert "badlyrics.flac" in set(songs.source_path) and "badlyrics.flac" not in set(rejects.source_path)
@@ -137,7 +138,7 @@ def test_retry_rejects_reprocesses_only_rejects(mixed_corpus, tmp_path):
 
 def test_too_long_files_are_refused_before_decoding(tmp_path):
     write_audio_file(tmp_path / "in" / "long.flac", tone(12.0))
-    prepare_corpus(tmp_path / "in", tmp_path / "out", PrepConfig(max_duration_s=10), QUIET)
+    prepare_corpus(tmp_path / "in", tmp_path / "out", PrepConfig(stages=LIGHT.stages, max_duration_s=10), QUIET)
     rejects = pd.read_parquet(tmp_path / "out" / "rejects")
     assert rejects.reason.tolist() == ["too long: 12 s > max 10 s"]
 
@@ -159,7 +160,7 @@ def test_a_stage_chain_with_unmet_reads_is_refused(tmp_path):
 def test_worker_pool_writes_the_same_dataset(tmp_path):
     root = tmp_path / "corpus"
     make_mixed_corpus(root, n_good=6)
-    prepare_corpus(root, tmp_path / "one", PrepConfig(), QUIET)
-    prepare_corpus(root, tmp_path / "two", PrepConfig(), RunOptions(jobs=2, batch_size=2, progress=False))
+    prepare_corpus(root, tmp_path / "one", LIGHT, QUIET)
+    prepare_corpus(root, tmp_path / "two", LIGHT, RunOptions(jobs=2, batch_size=2, progress=False))
     for got, want in zip(read_dataset(tmp_path / "two"), read_dataset(tmp_path / "one")):
         pd.testing.assert_frame_equal(got, want)

@@ -22,6 +22,11 @@ from songprep.runner import ENGINES
 @click.option("--language", help="Force the language (ISO 639-1, e.g. en, zh, es) instead of detecting it.")
 @click.option("--stages", default=",".join(DEFAULT_STAGES), show_default=True,
               help="Comma-separated stage chain.")
+@click.option("--separator", default="auto", show_default=True,
+              help="Stage separate: demucs:htdemucs, demucs:htdemucs_ft, spleeter:2stems, or auto (demucs when its "
+                   "weights are here, else Spleeter, whose weights ship with songprep).")
+@click.option("--asr", default="auto", show_default=True,
+              help="Stage transcribe: faster-whisper:<size>, whisper:<size>, or auto (the best model on this machine).")
 @click.option("--sample-rate", default=44100, show_default=True, help="Working sample rate of the stages.")
 @click.option("--mono", is_flag=True, help="Work in mono (default: stereo).")
 @click.option("--max-duration", default=1800.0, show_default=True, help="Reject files longer than this (s).")
@@ -37,8 +42,9 @@ from songprep.runner import ENGINES
 @click.option("--ray-address", help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def prep(in_dir: Path, out_dir: Path, lyrics_dir: Path | None, language: str | None, stages: str,
-         sample_rate: int, mono: bool, max_duration: float, min_duration: float, jobs: int, device: str,
-         batch_size: int, rows_per_shard: int, overwrite: bool, retry_rejects: bool, engine: str,
+         separator: str, asr: str, sample_rate: int, mono: bool, max_duration: float, min_duration: float,
+         jobs: int, device: str, batch_size: int, rows_per_shard: int, overwrite: bool, retry_rejects: bool,
+         engine: str,
          ray_address: str | None, quiet: bool) -> None:
     """Prepare a corpus: every audio file under IN_DIR becomes a row in OUT/songs or OUT/rejects."""
     from songprep.runner import prepare_corpus
@@ -51,6 +57,7 @@ def prep(in_dir: Path, out_dir: Path, lyrics_dir: Path | None, language: str | N
         max_duration_s=max_duration,
         language=language,
         lyrics_dir=str(lyrics_dir.resolve()) if lyrics_dir else None,
+        stage_options={"separate": {"model": separator}, "transcribe": {"model": asr}},
     )
     options = run_options(jobs, device, batch_size, rows_per_shard, overwrite, retry_rejects, quiet)
     options.engine = engine
