@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from songprep.errors import UsageError
+from songprep.stages.align import AlignStage
 from songprep.stages.base import INITIAL_FIELDS, Resources, SongItem, Stage, StageContext
 from songprep.stages.decode import DecodeStage
 from songprep.stages.lyrics import ReferenceLyricsStage
@@ -12,7 +13,8 @@ from songprep.stages.structure import StructureStage
 from songprep.stages.transcribe import TranscribeStage
 
 STAGES: dict[str, type[Stage]] = {cls.name: cls for cls in (DecodeStage, ReferenceLyricsStage, MarkupStage,
-                                                                StructureStage, SeparateStage, TranscribeStage)}
+                                                                SeparateStage, AlignStage, StructureStage,
+                                                                TranscribeStage)}
 
 
 def stage_class(name: str) -> type[Stage]:

@@ -1,0 +1,173 @@
+"""Aligning known lyrics to a song's vocal: a time, an end and a score for every reference word.
+
+The text drives the alignment (ASR on sung vocals matches too few words to time them): ``guide``
+(DTW against an espeak-ng rendering of the text, any language espeak-ng voices), ``sphinx``
+(pocketsphinx forced alignment, English, model shipped in its wheel) or ``ctc`` (torchaudio's
+MMS_FA, weights downloaded on first use). ASR words, when given, are matched to the text by edit
+distance and used as anchors; ``asr`` alone (anchors + interpolation) is the transcript-driven
+baseline. A text that does not match its audio is *flagged* with a reason, never silently timed.
+
+>>> from songprep.audio import Audio
+>>> import numpy as np
+>>> a = align_lyrics(["hold on"], Audio(np.zeros((1, 16000), np.float32), 16000), "en", method="asr")
+>>> [w.word for w in a.words], a.flagged
+(['hold', 'on'], True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from songprep.alignment.anchors import Anchor, find_anchors, interpolate
+from songprep.alignment.normalise import RefWord, reference_words
+from songprep.audio import Audio, resample
+from songprep.errors import UsageError
+from songprep.records import Word
+
+METHODS = ("auto", "guide", "sphinx", "ctc", "asr")
+#: A word is anchored by the guide when its match costs at most this share of the chance level (the mean cost of
+#: the same words aligned in a shuffled order), or by ASR when an ASR word agrees within ANCHOR_AGREE_S.
+EVIDENCE_SHARE = 0.85
+ANCHOR_AGREE_S = 0.5
+#: Flag the song when fewer than this share of words are anchored ...
+MIN_COVERAGE = 0.15
+#: ... or when the text in its own order fits the vocal barely better than shuffled (cost ratio above this).
+MAX_ORDER_RATIO = 0.94
+
+
+@dataclass
+class Alignment:
+    """One timed word per reference word (in order), how much of the text evidence supports, and a verdict.
+
+    ``coverage`` is the share of reference words anchored by evidence (a DTW match clearly better than
+    chance on active vocal, or an agreeing ASR word); ``flagged`` says the text does not match the audio
+    (``reason`` says why): its times are then not to be written.
+    """
+
+    words: list[Word]
+    coverage: float
+    method: str
+    flagged: bool
+    reason: str | None = None
+
+
+def align_lyrics(reference_lines: list[str], vocals: Audio, language: str, asr_words: list[Word] | None = None,
+                 method: str = "auto") -> Alignment:
+    """Time every word of ``reference_lines`` in ``vocals`` (a vocal stem, or the mix when there is none)."""
+    if method not in METHODS:
+        raise UsageError(f"unknown alignment method {method!r}; expected one of {METHODS}")
+    ref = reference_words(reference_lines, language)
+    if not ref:
+        return Alignment([], 0.0, method, True, "reference lyrics hold no words")
+    mono = resample(Audio(vocals.mono()[None, :], vocals.sample_rate), 16000).samples[0]
+    anchors = find_anchors(ref, asr_words) if asr_words else []
+    if method == "auto":
+        method = "guide"
+    if method == "asr":
+        return _from_anchors(ref, mono, anchors)
+    if method == "guide":
+        from songprep.alignment.guide import align_guide
+
+        result = align_guide(mono, ref, language, anchors)
+        null = align_guide(mono, shuffled_words(ref), language)
+        return _verdict(ref, result.starts_s, result.ends_s, result.match_cost, float(null.match_cost.mean()),
+                        anchors, method)
+    if method == "sphinx":
+        from songprep.alignment.sphinx import align_sphinx
+
+        return align_sphinx(ref, mono, language, anchors)
+    from songprep.alignment.ctc import align_ctc
+
+    return align_ctc(ref, mono, language, anchors)
+
+
+def shuffled_words(ref: list[RefWord], seed: int = 0) -> list[RefWord]:
+    """The chance-level text: the same words in a fixed random order.
+
+    Aligning it costs what matching these sounds out of order costs in this vocal with this guide voice:
+    the yardstick the text's own cost is judged against, whatever the singer, language or mix.
+    """
+    order = np.random.default_rng(seed).permutation(len(ref))
+    return [ref[i] for i in order]
+
+
+def _verdict(ref: list[RefWord], starts: np.ndarray, ends: np.ndarray, match: np.ndarray, chance: float,
+             anchors: list[Anchor], method: str) -> Alignment:
+    """Words, per-word scores, coverage and the flag, from per-word match costs and the song's chance-level cost."""
+    share = match / max(chance, 1e-6)
+    agreed = np.zeros(len(ref), bool)
+    for a in anchors:
+        agreed[a.ref] = abs(starts[a.ref] - a.start_s) <= ANCHOR_AGREE_S
+    evidence = (share <= EVIDENCE_SHARE) | agreed
+    scores = np.clip(1.0 - share, 0.0, 1.0)
+    words = [Word(w.text, round(float(s), 3), round(float(max(e, s)), 3), float(sc))
+             for w, s, e, sc in zip(ref, starts, ends, scores)]
+    coverage = float(evidence.mean())
+    order_ratio = float(match.mean()) / max(chance, 1e-6)
+    reason = None
+    if coverage < MIN_COVERAGE:
+        reason = f"only {coverage:.0%} of the words are anchored (need {MIN_COVERAGE:.0%})"
+    elif order_ratio > MAX_ORDER_RATIO:
+        reason = (f"the vocal fits the text barely better than the same words shuffled "
+                  f"(cost ratio {order_ratio:.2f} > {MAX_ORDER_RATIO})")
+    return Alignment(words, round(coverage, 4), method, reason is not None, reason)
+
+
+def fill_gaps(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Words a backend could not place (NaN) share the gap between their placed neighbours evenly.
+
+    Unplaced words before the first (after the last) placed word get zero length at its start (end):
+    nothing is invented outside what the backend found.
+    """
+    starts, ends = starts.copy(), ends.copy()
+    placed = np.flatnonzero(~np.isnan(starts))
+    if placed.size == 0:
+        return np.zeros_like(starts), np.zeros_like(ends)
+    anchors = [Anchor(int(i), float(starts[i]), float(ends[i]), True) for i in placed]
+    span = (float(starts[placed[0]]), float(ends[placed[-1]]))
+    for i, (s, e) in enumerate(interpolate(len(starts), anchors, span)):
+        if np.isnan(starts[i]):
+            starts[i], ends[i] = s, e
+    return starts, ends
+
+
+def _verdict_from_times(ref: list[RefWord], starts: np.ndarray, ends: np.ndarray, scores: np.ndarray,
+                        anchors: list[Anchor], method: str) -> Alignment:
+    """For backends that give times and a per-word confidence (NaN times: not placed)."""
+    placed = ~np.isnan(starts)
+    if not placed.any():
+        return Alignment([Word(w.text, 0.0, 0.0, 0.0) for w in ref], 0.0, method, True,
+                         f"{method} found no alignment of the text in the audio")
+    starts, ends = fill_gaps(starts, ends)
+    agreed = np.zeros(len(ref), bool)
+    for a in anchors:
+        agreed[a.ref] = abs(starts[a.ref] - a.start_s) <= ANCHOR_AGREE_S
+    evidence = (placed & (scores >= 0.5)) | agreed
+    coverage = float(evidence.mean())
+    words = [Word(w.text, round(float(s), 3), round(float(max(e, s)), 3), float(sc) if p else 0.0)
+             for w, s, e, sc, p in zip(ref, starts, ends, scores, placed)]
+    reason = None if coverage >= MIN_COVERAGE else (
+        f"only {coverage:.0%} of the words are anchored (need {MIN_COVERAGE:.0%})")
+    return Alignment(words, round(coverage, 4), method, reason is not None, reason)
+
+
+def _from_anchors(ref: list[RefWord], mono: np.ndarray, anchors: list[Anchor]) -> Alignment:
+    """The transcript-driven aligner: ASR anchors keep their times, the rest is interpolated between them."""
+    from songprep.alignment.guide import FRAME_S, activity, frame_db
+
+    act = activity(frame_db(mono)) > 0.5
+    active = np.flatnonzero(act)
+    span = (active[0] * FRAME_S, (active[-1] + 1) * FRAME_S) if active.size else (0.0, len(mono) / 16000)
+    times = interpolate(len(ref), anchors, span)
+    anchored = {a.ref for a in anchors}
+    words = [Word(w.text, round(s, 3), round(max(e, s), 3), 1.0 if i in anchored else 0.0)
+             for i, (w, (s, e)) in enumerate(zip(ref, times))]
+    coverage = len(anchored) / len(ref)
+    reason = None if coverage >= MIN_COVERAGE else (
+        f"only {coverage:.0%} of the words are anchored by the transcript (need {MIN_COVERAGE:.0%})")
+    return Alignment(words, round(coverage, 4), "asr", reason is not None, reason)
+
+
+__all__ = ["METHODS", "Alignment", "align_lyrics", "shuffled_words"]
