@@ -28,5 +28,8 @@ def run_demo(out_dir: str | Path, n_songs: int = 3, form: str = "short", options
     summary = prepare_corpus(out / "corpus" / "songs", dataset, config or PrepConfig(), options or RunOptions())
     frame = pd.read_parquet(dataset / "songs")
     frame["lines"] = frame["lyrics"].fillna("").str.count("\n") + frame["lyrics"].notna()
-    view = frame[["id", "duration_s", "sample_rate", "channels", "loudness_lufs", "lyrics_source", "lines"]]
+    frame["n_words"] = frame["words"].map(len)
+    frame["form"] = frame["sections"].map(lambda sections: " ".join(s["tag"] for s in sections))
+    view = frame[["id", "language", "duration_s", "loudness_lufs", "lyrics_source", "lines", "n_words",
+                  "alignment_coverage", "form"]]
     return DemoResult(summary, dataset, view.sort_values("id").to_string(index=False))

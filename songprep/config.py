@@ -9,7 +9,8 @@ from typing import Any
 
 from songprep.records import SCHEMA_VERSION
 
-DEFAULT_STAGES = ("decode", "lyrics")
+#: The full chain `songprep prep` runs by default; each stage reads only what earlier ones wrote.
+DEFAULT_STAGES = ("decode", "lyrics", "separate", "transcribe", "align", "structure", "markup")
 
 
 @dataclass(frozen=True)

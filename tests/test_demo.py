@@ -6,9 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from songprep.config import DEFAULT_STAGES
 from songprep.pipelines.demo import run_demo
 from songprep.runner import RunOptions
 from songprep.testing.corpus import load_corpus
@@ -24,7 +26,16 @@ def test_demo_dataset_matches_the_truth(tmp_path):
         row = songs.loc[f"{truth.name}.flac"]
         assert row.duration_s == pytest.approx(truth.duration_s, abs=1e-6)
         assert row.lyrics.split("\n") == truth.lines and row.lyrics_source == "reference"
-        assert row.sample_rate == truth.sample_rate and row.channels == 2
+        assert row.sample_rate == truth.sample_rate and row.channels == 2 and row.language == truth.language
+        # the whole chain: stems on disk, one timed word per reference word, sections, markup
+        for stem in (row.vocals_path, row.accompaniment_path):
+            assert (result.dataset_dir / stem).is_file()
+        starts = np.array([w["start_s"] for w in row.words])
+        assert len(starts) == len(truth.words) and np.all(np.diff(starts) >= 0)
+        assert np.median(np.abs(starts - [w.start_s for w in truth.words])) < 0.1
+        assert [s["label"] for s in row.sections] == [s.label for s in truth.sections]
+        assert row.levo_lyric.startswith("[intro-short] ; [verse] ")
+        assert [s["stage"] for s in row.provenance["stages"]] == list(DEFAULT_STAGES)
     assert "song-001-zh" in result.table
 
 
