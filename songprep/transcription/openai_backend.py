@@ -12,19 +12,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from songprep import models
-from songprep.audio import Audio
 from songprep.errors import ModelNotFoundError, UsageError
-from songprep.transcription import (
-    SAMPLE_RATE,
-    RawWord,
-    Transcript,
-    check_language,
-    finish,
-    speech_sample,
-    to_16k_mono,
-)
-from songprep.transcription.gating import VoiceGate, clip_timestamps
+from songprep.transcription import RawWord
+from songprep.transcription.base import GatedWhisper
 
 
 def converted_checkpoint_path(variant: str) -> Path:
@@ -72,17 +65,17 @@ def load_checkpoint(path: Path, device: str, variant: str) -> Any:
     return model.to(device)
 
 
-class OpenAIWhisperTranscriber:
+class OpenAIWhisperTranscriber(GatedWhisper):
     """``whisper:<variant>`` run by openai-whisper (float32 on CPU, float16 on GPU)."""
 
     def __init__(self, name: str, device: str = "cpu", local_path: str | None = None, *, gate: bool = True,
                  loops: bool = True, beam_size: int = 5) -> None:
-        self.name = name
+        super().__init__(name, gate=gate, loops=loops, beam_size=beam_size)
         self.version = f"openai-whisper {metadata.version('openai-whisper')}"
         self.device = device
         variant = name.split(":", 1)[1]
         try:
-            self.weights_path: Path | None = locate_or_convert(name, local_path)
+            self.weights_path = locate_or_convert(name, local_path)
             self.model = load_checkpoint(self.weights_path, device, variant)
         except ModelNotFoundError:
             if local_path is not None or models.offline():
@@ -90,39 +83,21 @@ class OpenAIWhisperTranscriber:
             self.weights_path = None
             self.model = models.load(name, device)  # downloads the official checkpoint (heads set by name)
         self.multilingual = bool(self.model.is_multilingual)
-        self.gate = VoiceGate() if gate else None
-        self.loops = loops
-        self.beam_size = beam_size
 
-    def transcribe(self, audio: Audio, language: str | None = None) -> Transcript:
+    def _detect(self, speech: np.ndarray) -> tuple[str, float]:
         import whisper
 
-        check_language(self.name, self.multilingual, language)
-        samples = to_16k_mono(audio)
-        duration = len(samples) / SAMPLE_RATE
-        spans = self.gate.speech_spans(samples) if self.gate is not None else None
-        if spans == []:
-            return Transcript(language or ("" if self.multilingual else "en"), "", [], self.name, None,
-                              speech_spans=[])
-        language, probability = self._language(samples, spans, language)
-        result = whisper.transcribe(
-            self.model, samples, language=language, word_timestamps=True, beam_size=self.beam_size,
-            best_of=self.beam_size, fp16=self.device.startswith("cuda"), condition_on_previous_text=not self.loops,
-            clip_timestamps=clip_timestamps(spans, self.gate.config.decode_gap_s) if spans else "0", verbose=None)
-        raw = [RawWord(w["word"], w["start"], w["end"], w.get("probability", 1.0), i)
-               for i, segment in enumerate(result["segments"]) for w in segment.get("words", [])]
-        return finish(raw, model=self.name, language=language, language_probability=probability,
-                      duration_s=duration, spans=spans, loops=self.loops)
-
-    def _language(self, samples, spans, forced: str | None) -> tuple[str, float | None]:
-        import whisper
-
-        if forced is not None:
-            return forced, None
-        if not self.multilingual:
-            return "en", None
-        clip = whisper.pad_or_trim(speech_sample(samples, spans or []))
-        mel = whisper.log_mel_spectrogram(clip, self.model.dims.n_mels).to(self.model.device)
+        mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(speech), self.model.dims.n_mels).to(self.model.device)
         _, probs = whisper.detect_language(self.model, mel)
         language = max(probs, key=probs.get)
         return language, float(probs[language])
+
+    def _decode(self, samples: np.ndarray, language: str, clips: Any) -> list[RawWord]:
+        import whisper
+
+        result = whisper.transcribe(
+            self.model, samples, language=language, word_timestamps=True, beam_size=self.beam_size,
+            best_of=self.beam_size, fp16=self.device.startswith("cuda"), condition_on_previous_text=not self.loops,
+            clip_timestamps=clips, verbose=None)
+        return [RawWord(w["word"], w["start"], w["end"], w.get("probability", 1.0), i)
+                for i, segment in enumerate(result["segments"]) for w in segment.get("words", [])]

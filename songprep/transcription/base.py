@@ -1,0 +1,70 @@
+"""What both Whisper backends share: gate the audio, pick the language, decode the voiced spans, finish.
+
+A backend supplies only how its library detects a language and decodes with clip timestamps; the
+recipe around them (VAD gating, forced vs detected language, loop removal) is written once, here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from songprep.audio import Audio
+from songprep.transcription import (
+    SAMPLE_RATE,
+    RawWord,
+    Transcript,
+    check_language,
+    finish,
+    speech_sample,
+    to_16k_mono,
+)
+from songprep.transcription.gating import VoiceGate, clip_timestamps
+
+
+class GatedWhisper:
+    """Base of the Whisper transcribers. Subclasses set ``model``, ``multilingual``, ``version`` and
+    ``weights_path`` in their ``__init__`` and implement :meth:`_detect` and :meth:`_decode`."""
+
+    name: str
+    version: str
+    model: Any
+    multilingual: bool
+    weights_path: Path | None
+
+    def __init__(self, name: str, *, gate: bool = True, loops: bool = True, beam_size: int = 5) -> None:
+        self.name = name
+        self.gate = VoiceGate() if gate else None
+        self.loops = loops
+        self.beam_size = beam_size
+
+    def transcribe(self, audio: Audio, language: str | None = None) -> Transcript:
+        check_language(self.name, self.multilingual, language)
+        samples = to_16k_mono(audio)
+        duration = len(samples) / SAMPLE_RATE
+        spans = self.gate.speech_spans(samples) if self.gate is not None else None
+        if spans == []:  # nothing voiced: nothing to hear, nothing to invent
+            return Transcript(language or ("" if self.multilingual else "en"), "", [], self.name, None,
+                              speech_spans=[])
+        language, probability = self._language(samples, spans, language)
+        clips = clip_timestamps(spans, self.gate.config.decode_gap_s) if spans else "0"
+        raw = self._decode(samples, language, clips)
+        return finish(raw, model=self.name, language=language, language_probability=probability,
+                      duration_s=duration, spans=spans, loops=self.loops)
+
+    def _language(self, samples: np.ndarray, spans: list | None, forced: str | None) -> tuple[str, float | None]:
+        if forced is not None:
+            return forced, None
+        if not self.multilingual:
+            return "en", None
+        return self._detect(speech_sample(samples, spans or []))
+
+    def _detect(self, speech: np.ndarray) -> tuple[str, float]:
+        """The most likely language of ``speech`` (16 kHz mono) and its probability."""
+        raise NotImplementedError
+
+    def _decode(self, samples: np.ndarray, language: str, clips: Any) -> list[RawWord]:
+        """Words with times from the voiced ``clips`` of ``samples``, segment index kept."""
+        raise NotImplementedError
