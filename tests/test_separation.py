@@ -290,3 +290,36 @@ def test_htdemucs_ft_loads_from_the_model_dir_and_runs_one_of_its_four_models(
     stems = sep.separate(mix)
     assert stems["vocals"].frames == mix.frames
     np.testing.assert_allclose(stems["vocals"].samples + stems["accompaniment"].samples, mix.samples, atol=1e-6)
+
+
+def test_out_of_memory_splits_the_batch_and_still_separates():
+    """A model that 'runs out of memory' above two chunks per call: the result equals a batch-1 run."""
+    import torch
+
+    from songprep.separation.chunking import separate_chunked
+
+    tried, served = [], []
+
+    def picky(batch: torch.Tensor) -> torch.Tensor:
+        tried.append(len(batch))
+        if len(batch) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        served.append(len(batch))
+        return batch * 0.5
+
+    mix = np.random.default_rng(0).standard_normal((2, 44100 * 6)).astype(np.float32)
+    shrunk = separate_chunked([mix], picky, chunk=44100, overlap=4410, batch_size=8)[0]
+    one_by_one = separate_chunked([mix], lambda b: b * 0.5, chunk=44100, overlap=4410, batch_size=1)[0]
+    np.testing.assert_allclose(shrunk, one_by_one, atol=1e-6)
+    assert tried[0] == 7 and max(served) <= 2 and sum(served) == 7
+
+
+def test_errors_other_than_memory_are_not_retried():
+
+    from songprep.separation.chunking import separate_chunked
+
+    def broken(batch: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("shape mismatch")
+
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        separate_chunked([np.zeros((2, 44100 * 3), np.float32)], broken, chunk=44100, overlap=4410, batch_size=4)

@@ -92,7 +92,6 @@ def separate_chunked(mixes: Sequence[np.ndarray], fn: ChunkFn, chunk: int, overl
     different lengths (a song shorter than ``chunk``) never do. Returns one array per mix, the
     same shape as the mix.
     """
-    import torch
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -105,8 +104,7 @@ def separate_chunked(mixes: Sequence[np.ndarray], fn: ChunkFn, chunk: int, overl
             return
         length = plans[pending[0][0]].chunk
         batch = np.stack([_chunk_of(mixes[i], plans[i], k) for i, k in pending])
-        with torch.inference_mode():
-            separated = fn(torch.from_numpy(batch).to(device)).float().cpu().numpy()
+        separated = _run_shrinking(fn, batch, device)
         if separated.shape != batch.shape:
             raise RuntimeError(f"separator returned shape {separated.shape} for chunks of shape {batch.shape}")
         for (i, k), out in zip(pending, separated):
@@ -121,6 +119,33 @@ def separate_chunked(mixes: Sequence[np.ndarray], fn: ChunkFn, chunk: int, overl
         pending.append((i, k))
     flush()
     return outputs
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """CUDA's (or any accelerator's) out-of-memory error, whatever class the torch version raises."""
+    import torch
+
+    return isinstance(err, torch.OutOfMemoryError) or "out of memory" in str(err).lower()
+
+
+def _run_shrinking(fn: ChunkFn, batch: np.ndarray, device: str) -> np.ndarray:
+    """``fn`` on the batch; out of memory, the batch is split in halves (down to one chunk per call).
+
+    A long song on a small GPU then still separates, only with fewer chunks per call; one chunk that
+    does not fit is a real error and is raised as it is.
+    """
+    import torch
+
+    try:
+        with torch.inference_mode():
+            return fn(torch.from_numpy(batch).to(device)).float().cpu().numpy()
+    except RuntimeError as err:
+        if len(batch) == 1 or not is_out_of_memory(err):
+            raise
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+    half = len(batch) // 2
+    return np.concatenate([_run_shrinking(fn, batch[:half], device), _run_shrinking(fn, batch[half:], device)])
 
 
 def _jobs(plans: Sequence[ChunkPlan]) -> Iterator[tuple[int, int]]:
