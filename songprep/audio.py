@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,6 +201,27 @@ def loudness_lufs(audio: Audio) -> float:
     meter = pyloudnorm.Meter(audio.sample_rate)
     data = audio.samples.T if audio.channels <= 5 else to_channels(audio, 2).samples.T
     return float(meter.integrated_loudness(data.astype(np.float64)))
+
+
+def speak(text: str, voice: str, speed: int, pitch: int | None = None) -> Audio:
+    """espeak-ng's rendering of ``text`` (mono, at espeak's own rate, float32 from its 16-bit output).
+
+    One way to voice text for the test songs and the aligner's guide; raises AudioDecodeError when
+    espeak-ng fails or writes nothing. A header-only WAV comes back as zero frames.
+    """
+    import io
+
+    import soundfile as sf
+
+    cmd = ["espeak-ng", "-b", "1", "-v", voice, "-s", str(speed)]
+    if pitch is not None:
+        cmd += ["-p", str(pitch)]
+    result = subprocess.run([*cmd, "--stdout", text], capture_output=True, check=False)
+    if result.returncode != 0 or not result.stdout:
+        stderr = result.stderr.decode(errors="replace")[-300:]
+        raise AudioDecodeError(f"espeak-ng could not voice {text!r} with {voice}: {stderr}")
+    samples, rate = sf.read(io.BytesIO(result.stdout), dtype="float32")
+    return Audio(np.ascontiguousarray(samples.reshape(1, -1)), int(rate))
 
 
 def write_audio(path: str | Path, audio: Audio, subtype: str = "PCM_24") -> Path:

@@ -82,18 +82,17 @@ def _espeak_voices() -> frozenset[str]:
 @lru_cache(maxsize=8192)
 def speak(text: str, voice: str, speed: int = GUIDE_SPEED) -> np.ndarray:
     """espeak-ng's rendering of one word at 16 kHz, trimmed to its audible part (cached per process)."""
-    cmd = ["espeak-ng", "-b", "1", "-v", voice, "-s", str(speed), "--stdout", text]
-    result = subprocess.run(cmd, capture_output=True, check=False)
-    if result.returncode != 0 or len(result.stdout) <= 44:
+    from songprep.audio import resample
+    from songprep.audio import speak as espeak
+    from songprep.errors import AudioDecodeError
+
+    try:
+        voiced = espeak(text, voice, speed)
+    except AudioDecodeError:
+        voiced = None
+    if voiced is None or voiced.frames == 0:
         raise GuideUnavailable(f"espeak-ng could not voice {text!r} with {voice}")
-    import io
-
-    import soundfile as sf
-
-    from songprep.audio import Audio, resample
-
-    y, sr = sf.read(io.BytesIO(result.stdout), dtype="float32")
-    y = resample(Audio(y[None, :], sr), SAMPLE_RATE).samples[0]
+    y = resample(voiced, SAMPLE_RATE).samples[0]
     peak = float(np.abs(y).max()) if y.size else 0.0
     if peak <= 0:
         return np.zeros(HOP * 3, np.float32)

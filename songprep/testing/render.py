@@ -9,7 +9,6 @@ scaled, quantised to the 24-bit grid and summed, so ``mix == vocals + accompanim
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import subprocess
@@ -25,6 +24,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from songprep.audio import speak
 from songprep.testing.compose import BEATS_PER_BAR, NOTE_NAMES, VOCAL_LABELS, NoteEvent, Part, SongPlan
 
 SOUNDFONT_ENV = "SONGPREP_SOUNDFONT"
@@ -160,11 +160,8 @@ def espeak_synth(text: str, voice: str, pitch: int, speed: int) -> tuple[np.ndar
     with _SYNTH_LOCK:
         if key in _SYNTH_CACHE:
             return _SYNTH_CACHE[key]
-    cmd = ["espeak-ng", "-b", "1", "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", text]
-    result = subprocess.run(cmd, capture_output=True, check=False)
-    if result.returncode != 0 or not result.stdout:
-        raise RuntimeError(f"espeak-ng failed on {text!r} ({voice}): {result.stderr.decode(errors='replace')[-300:]}")
-    audio, sr = sf.read(io.BytesIO(result.stdout), dtype="float64")
+    voiced = speak(text, voice, speed, pitch)  # 16-bit samples: exact in float32, so exact in float64 too
+    audio, sr = voiced.samples[0].astype(np.float64), voiced.sample_rate
     with _SYNTH_LOCK:
         _SYNTH_CACHE[key] = (audio, sr)
     return audio, sr
