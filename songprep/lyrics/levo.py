@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from songprep.lyrics.model import LyricSection, LyricSong
 from songprep.lyrics.problems import Problems
-from songprep.lyrics.scanning import content_bounds, scan_sentences
+from songprep.lyrics.scanning import content_bounds, is_empty, scan_sentences
 from songprep.lyrics.tags import BLANK, VOCAL_LABELS, levo_tag_for, resolve_tag
 from songprep.lyrics.text import is_cjk_text, sentences_of, words
 from songprep.records import INSTRUMENTAL_LABELS, Section
@@ -79,8 +79,7 @@ def scan_levo(text: str) -> tuple[LyricSong, Problems]:
     becomes a ``[verse]``, stray ``;`` inside a section becomes a sentence break.
     """
     problems = Problems()
-    if not text.strip():
-        problems.add("empty", "the lyric is empty", 0, len(text), fix="none: write the lyrics")
+    if is_empty(text, problems, "lyric"):
         return LyricSong([]), problems
     tags = []  # (start, end, raw)
     for m in _TAG_OR_BRACKET.finditer(text):

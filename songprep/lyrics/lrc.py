@@ -13,7 +13,7 @@ import re
 from songprep.errors import LyricsError
 from songprep.lyrics.model import LyricLine, LyricSection, LyricSong
 from songprep.lyrics.problems import Problems
-from songprep.lyrics.scanning import resolve_plain_tag
+from songprep.lyrics.scanning import is_empty, resolve_plain_tag
 from songprep.lyrics.tags import LYRIC_LABELS, levo_tag_for
 from songprep.lyrics.text import words
 from songprep.lyrics.timing import needs_times, with_times
@@ -52,8 +52,7 @@ def parse_lrc(text: str) -> LyricSong:
 def scan_lrc(text: str) -> tuple[LyricSong, Problems]:
     """Read LRC into a song (line times kept, lines sorted by time within each section) and its problems."""
     problems = Problems()
-    if not text.strip():
-        problems.add("empty", "the text is empty", 0, len(text), fix="none: write the lyrics")
+    if is_empty(text, problems):
         return LyricSong([]), problems
     sections: list[LyricSection] = []
     pos = 0

@@ -16,6 +16,14 @@ HARD_BREAKS = ".;\n\u3002\uff0e\uff1b"
 TYPOGRAPHIC = "\u2018\u2019\u201c\u201d\u2014\u2013\u2026\u2010\u2011\u00ab\u00bb\u2032"
 
 
+def is_empty(text: str, problems: Problems, what: str = "text") -> bool:
+    """Record the one problem an empty input has; True when there is nothing left to scan."""
+    if text.strip():
+        return False
+    problems.add("empty", f"the {what} is empty", 0, len(text), fix="none: write the lyrics")
+    return True
+
+
 def content_bounds(text: str, lo: int, hi: int) -> tuple[int, int]:
     while lo < hi and text[lo].isspace():
         lo += 1

@@ -12,7 +12,7 @@ import re
 
 from songprep.lyrics.model import LyricSection, LyricSong
 from songprep.lyrics.problems import Problems
-from songprep.lyrics.scanning import content_bounds, resolve_plain_tag, scan_sentences
+from songprep.lyrics.scanning import content_bounds, is_empty, resolve_plain_tag, scan_sentences
 from songprep.lyrics.tags import BLANK, nominal_duration_s
 from songprep.lyrics.text import is_cjk_text, sentences_of, words
 
@@ -47,8 +47,7 @@ def parse_songbloom(text: str) -> LyricSong:
 def scan_songbloom(text: str) -> tuple[LyricSong, Problems]:
     """Read SongBloom lyrics into a song (repeated tags give a duration) and its problems."""
     problems = Problems()
-    if not text.strip():
-        problems.add("empty", "the text is empty", 0, len(text), fix="none: write the lyrics")
+    if is_empty(text, problems):
         return LyricSong([]), problems
     sections: list[LyricSection] = []
     start = 0

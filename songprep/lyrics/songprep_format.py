@@ -11,7 +11,7 @@ import re
 
 from songprep.lyrics.model import LyricSection, LyricSong
 from songprep.lyrics.problems import Problems
-from songprep.lyrics.scanning import content_bounds, resolve_plain_tag, scan_sentences
+from songprep.lyrics.scanning import content_bounds, is_empty, resolve_plain_tag, scan_sentences
 from songprep.lyrics.tags import LYRIC_LABELS
 from songprep.lyrics.text import is_cjk_text, sentences_of, words
 from songprep.lyrics.timing import needs_times, with_times
@@ -41,8 +41,7 @@ def parse_songprep(text: str) -> LyricSong:
 def scan_songprep(text: str) -> tuple[LyricSong, Problems]:
     """Read SongPrep markup into a song (times kept) and its problems."""
     problems = Problems()
-    if not text.strip():
-        problems.add("empty", "the text is empty", 0, len(text), fix="none: write the lyrics")
+    if is_empty(text, problems):
         return LyricSong([]), problems
     heads = [m for m in _HEAD.finditer(text) if not _TIMES.fullmatch(m.group())]
     sections: list[LyricSection] = []

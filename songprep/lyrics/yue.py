@@ -11,7 +11,7 @@ import re
 
 from songprep.lyrics.model import LyricLine, LyricSection, LyricSong
 from songprep.lyrics.problems import Problems
-from songprep.lyrics.scanning import resolve_plain_tag
+from songprep.lyrics.scanning import is_empty, resolve_plain_tag
 from songprep.lyrics.tags import LYRIC_LABELS, levo_tag_for
 from songprep.lyrics.text import words
 
@@ -39,8 +39,7 @@ def parse_yue(text: str) -> LyricSong:
 def scan_yue(text: str) -> tuple[LyricSong, Problems]:
     """Read YuE lyrics (or any "[Tag] then lines" text) into a song and its problems."""
     problems = Problems()
-    if not text.strip():
-        problems.add("empty", "the text is empty", 0, len(text), fix="none: write the lyrics")
+    if is_empty(text, problems):
         return LyricSong([]), problems
     sections: list[LyricSection] = []
     pos = 0
