@@ -30,6 +30,9 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "setup: installing songprep and its pinned dependencies into $(VENV) (several GB; a few minutes)"
 	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[dev]"
+	@# basic-pitch's wheel asks for TensorFlow on Linux + Python 3.11; its ONNX model (what songprep
+	@# runs, with onnxruntime) needs none of it, so it goes in without its declared dependencies.
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps basic-pitch==0.4.0
 	@$(BIN)/python -c "import songprep.cli, torch, torchaudio" || { echo "setup: install failed" >&2; exit 1; }
 	@touch $@
 

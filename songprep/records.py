@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: vocal_notes, midi_path, words[].pitch
 SCHEMA_VERSION_KEY = b"songprep.schema_version"
 
 #: Section labels: LeVo's and SongPrep's set.
@@ -75,10 +75,11 @@ class Word:
     """One lyric word with its timing.
 
     ``score`` is the aligner's or recogniser's confidence in [0, 1]; ``section`` is the index into
-    :attr:`Song.sections` (-1 when sections are unknown).
+    :attr:`Song.sections` (-1 when sections are unknown); ``pitch`` is the mean MIDI pitch the word
+    was sung at (fractional; None until the ``notes`` stage ran, or for unpitched words).
 
     >>> Word("hello", 1.25, 1.6, score=0.9, section=0)
-    Word(word='hello', start_s=1.25, end_s=1.6, score=0.9, section=0)
+    Word(word='hello', start_s=1.25, end_s=1.6, score=0.9, section=0, pitch=None)
     """
 
     word: str
@@ -86,6 +87,35 @@ class Word:
     end_s: float
     score: float = 1.0
     section: int = -1
+    pitch: float | None = None
+
+
+@dataclass
+class Note:
+    """One note event: onset/offset in seconds, MIDI pitch, MIDI velocity (1..127).
+
+    ``word`` is the index into :attr:`Song.words` of the lyric word the note carries (-1 when none
+    or when words are untimed); one word may span several notes.
+
+    >>> Note(1.0, 1.5, 60, 90, word=0).duration_s
+    0.5
+    """
+
+    start_s: float
+    end_s: float
+    pitch: int
+    velocity: int = 80
+    word: int = -1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.pitch <= 127:
+            raise ValueError(f"MIDI pitch out of range 0..127: {self.pitch}")
+        if self.end_s < self.start_s:
+            raise ValueError(f"note ends before it starts: {self.start_s} > {self.end_s}")
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
 
 
 @dataclass
@@ -136,6 +166,8 @@ class Song:
     alignment_coverage: float | None = None
     vocals_path: str | None = None
     accompaniment_path: str | None = None
+    vocal_notes: list[Note] = field(default_factory=list)
+    midi_path: str | None = None
     provenance: Provenance | None = None
 
     def __post_init__(self) -> None:
@@ -151,6 +183,7 @@ class Song:
         data = {k: v for k, v in row.items() if k in known}
         data["sections"] = [Section(**s) for s in data.get("sections") or []]
         data["words"] = [Word(**w) for w in data.get("words") or []]
+        data["vocal_notes"] = [Note(**n) for n in data.get("vocal_notes") or []]
         prov = data.get("provenance")
         if prov is not None and not isinstance(prov, Provenance):
             data["provenance"] = Provenance(
@@ -190,6 +223,16 @@ WORD_TYPE = pa.struct(
         pa.field("end_s", pa.float64(), nullable=False),
         pa.field("score", pa.float32(), nullable=False),
         pa.field("section", pa.int32(), nullable=False),
+        pa.field("pitch", pa.float32()),
+    ]
+)
+NOTE_TYPE = pa.struct(
+    [
+        pa.field("start_s", pa.float64(), nullable=False),
+        pa.field("end_s", pa.float64(), nullable=False),
+        pa.field("pitch", pa.int8(), nullable=False),
+        pa.field("velocity", pa.int8(), nullable=False),
+        pa.field("word", pa.int32(), nullable=False),
     ]
 )
 PROVENANCE_TYPE = pa.struct(
@@ -237,6 +280,8 @@ SONG_SCHEMA = _with_version(
             pa.field("alignment_coverage", pa.float64()),
             pa.field("vocals_path", pa.string()),
             pa.field("accompaniment_path", pa.string()),
+            pa.field("vocal_notes", pa.list_(NOTE_TYPE), nullable=False),
+            pa.field("midi_path", pa.string()),
             pa.field("provenance", PROVENANCE_TYPE),
         ]
     ),

@@ -7,6 +7,7 @@ import pytest
 from songprep.records import (
     SCHEMA_VERSION,
     SONG_SCHEMA,
+    Note,
     Provenance,
     Section,
     Song,
@@ -26,9 +27,11 @@ def full_song(i: int = 0) -> Song:
         lyrics="hello there\nsecond line", lyrics_source="reference",
         levo_lyric="[intro-short] ; [verse] hello there.second line. ; [outro-short]",
         sections=[Section("intro", 0.0, 8.0), Section("verse", 8.0, 50.0), Section("outro", 50.0, 61.25)],
-        words=[Word("hello", 8.5, 8.9, 0.75, 1), Word("there", 9.0, 9.4, 1.0, 1)],
+        words=[Word("hello", 8.5, 8.9, 0.75, 1, pitch=64.5), Word("there", 9.0, 9.4, 1.0, 1)],
         alignment_coverage=1.0, vocals_path="stems/song-0/vocals.flac",
         accompaniment_path="stems/song-0/accompaniment.flac",
+        vocal_notes=[Note(8.5, 8.7, 64, 90, 0), Note(8.7, 8.9, 65, 85, 0), Note(10.0, 10.5, 127, 1, -1)],
+        midi_path="midi/song-0.mid",
         provenance=Provenance("0.1.0", "0123456789abcdef", [StageProvenance("decode"),
                                                              StageProvenance("separate", "demucs:htdemucs", "4.1.0")]),
     )
@@ -51,7 +54,12 @@ def test_arrow_types_match_the_contract():
         "tag: string not null>>")
     word = t.field("words").type.value_type
     assert [(f.name, str(f.type)) for f in word] == [
-        ("word", "string"), ("start_s", "double"), ("end_s", "double"), ("score", "float"), ("section", "int32")]
+        ("word", "string"), ("start_s", "double"), ("end_s", "double"), ("score", "float"), ("section", "int32"),
+        ("pitch", "float")]
+    note = t.field("vocal_notes").type.value_type
+    assert [(f.name, str(f.type)) for f in note] == [
+        ("start_s", "double"), ("end_s", "double"), ("pitch", "int8"), ("velocity", "int8"), ("word", "int32")]
+    assert str(t.field("midi_path").type) == "string"
 
 
 def test_pandas_reads_nested_columns(tmp_path):

@@ -1,0 +1,1 @@
+"""Note transcription: vocal melody and accompaniment notes from stems, tied to lyric words."""
