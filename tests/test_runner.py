@@ -9,6 +9,7 @@ import pytest
 from conftest import LIGHT, make_mixed_corpus, tone, write_audio_file
 from songprep.config import PrepConfig
 from songprep.errors import DatasetMismatchError, UsageError
+from songprep.records import SCHEMA_VERSION
 from songprep.runner import RunOptions, prepare_corpus
 from songprep.stages import STAGES
 from songprep.stages.decode import DecodeStage
@@ -45,7 +46,7 @@ def test_good_songs_are_written_and_bad_ones_rejected_with_reasons(mixed_corpus,
     assert [s["stage"] for s in prov["stages"]] == ["decode", "lyrics"]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["counts"] == {"songs": 5, "rejects": 5, "rejects_by_stage": {"decode": 4, "lyrics": 1}}
-    assert manifest["schema_version"] == "1.0" and manifest["config"]["stages"] == ["decode", "lyrics"]
+    assert manifest["schema_version"] == SCHEMA_VERSION and manifest["config"]["stages"] == ["decode", "lyrics"]
 
 
 def test_rerun_resumes_without_duplicates(mixed_corpus, tmp_path):
