@@ -43,3 +43,9 @@ cli.add_command(demo.demo)
 cli.add_command(lyrics.lyrics)
 cli.add_command(structure.structure)
 cli.add_command(eval.eval_group)
+
+from songprep.cli import generate as generation  # noqa: E402
+
+cli.add_command(generation.train)
+cli.add_command(generation.train_dpo)
+cli.add_command(generation.generate)

@@ -1,0 +1,173 @@
+"""Generator checkpoints: one folder, safetensors weights beside the JSON that rebuilds the modules.
+
+Layout::
+
+    CKPT/config.json                 GeneratorConfig (every size and setting; rebuilds the modules)
+    CKPT/lyric_tokenizer.json        the lyric tokenizer's vocabulary
+    CKPT/audio_tokenizers.safetensors  the three streams' tokenizer states, keys "<stream>.<name>"
+    CKPT/autoencoder.safetensors     the audio autoencoder (fitted or pretrained)
+    CKPT/lelm.safetensors            the language model
+    CKPT/renderer.safetensors        the flow-matching renderer
+    CKPT/meta.json                   steps, seed, data hash, songprep version, duration model, losses
+    CKPT/loss.csv                    the training loss curve (written by the trainer)
+
+``meta.json`` is written last, so a folder without it is an unfinished save and is refused on load.
+No pickles: weights are safetensors, everything else JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from songprep.errors import ModelNotFoundError, UsageError
+from songprep.generation.configs import GeneratorConfig
+from songprep.generation.delay import STREAMS
+
+CONFIG_FILE = "config.json"
+META_FILE = "meta.json"
+LYRIC_TOKENIZER_FILE = "lyric_tokenizer.json"
+AUDIO_TOKENIZERS_FILE = "audio_tokenizers.safetensors"
+AUTOENCODER_FILE = "autoencoder.safetensors"
+LELM_FILE = "lelm.safetensors"
+RENDERER_FILE = "renderer.safetensors"
+LOSS_FILE = "loss.csv"
+WEIGHT_FILES = (AUDIO_TOKENIZERS_FILE, AUTOENCODER_FILE, LELM_FILE, RENDERER_FILE)
+_FIX = "train one with `songprep train --data DATASET --config tiny -o DIR` or point --checkpoint at a finished one"
+
+
+@dataclass
+class Generator:
+    """Everything generation needs, built from one config: tokenizers, LM, renderer, autoencoder.
+
+    ``meta`` holds what training recorded (steps, seed, data hash, the lyric-length duration model).
+    """
+
+    config: GeneratorConfig
+    lyric_tokenizer: Any
+    audio_tokenizers: dict[str, Any]
+    autoencoder: Any
+    lelm: torch.nn.Module
+    renderer: torch.nn.Module
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, config: GeneratorConfig, device: str | torch.device = "cpu") -> Generator:
+        """Fresh (untrained) modules of ``config`` on ``device`` (built there: a 4B LM never passes through CPU
+        memory); tokenizers and autoencoder still need ``fit``."""
+        from songprep.generation.audio_tokenizer import build_audio_tokenizer
+        from songprep.generation.autoencoder import build_autoencoder
+        from songprep.generation.lelm import LeLM
+        from songprep.generation.lyric_tokenizer import LyricTokenizer
+        from songprep.generation.renderer import FlowRenderer
+
+        lyric_tokenizer = LyricTokenizer()
+        audio_tokenizers = {s: build_audio_tokenizer(config.audio_tokenizer) for s in STREAMS}
+        autoencoder = build_autoencoder(config.autoencoder)
+        vocab = config.audio_tokenizer.codebook_size
+        lelm = LeLM.create(config.lm, lyric_tokenizer.vocab_size, vocab, device=device)
+        with torch.device(device):
+            renderer = FlowRenderer(config.renderer, vocab, config.autoencoder.latent_dim)
+        return cls(config, lyric_tokenizer, audio_tokenizers, autoencoder.to(device), lelm, renderer)
+
+    def to(self, device: str | torch.device) -> Generator:
+        self.lelm.to(device)
+        self.renderer.to(device)
+        if hasattr(self.autoencoder, "to"):
+            self.autoencoder.to(device)
+        return self
+
+
+def is_checkpoint(directory: str | Path) -> bool:
+    return (Path(directory) / META_FILE).is_file()
+
+
+def save_checkpoint(directory: str | Path, generator: Generator, meta: dict[str, Any]) -> Path:
+    """Write ``generator`` and ``meta`` to ``directory`` (created); meta.json last, as the completion mark."""
+    from safetensors.torch import save_file, save_model
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / META_FILE).unlink(missing_ok=True)
+    _write_json(out / CONFIG_FILE, generator.config.to_dict())
+    _write_json(out / LYRIC_TOKENIZER_FILE, generator.lyric_tokenizer.to_dict())
+    states = {f"{stream}.{k}": _cpu(v) for stream in STREAMS
+              for k, v in generator.audio_tokenizers[stream].state_dict().items()}
+    save_file(states, str(out / AUDIO_TOKENIZERS_FILE))
+    save_file({k: _cpu(v) for k, v in generator.autoencoder.state_dict().items()}, str(out / AUTOENCODER_FILE))
+    save_model(generator.lelm, str(out / LELM_FILE))
+    save_model(generator.renderer, str(out / RENDERER_FILE))
+    generator.meta = dict(meta)
+    _write_json(out / META_FILE, generator.meta)
+    return out
+
+
+def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -> Generator:
+    """The generator saved in ``directory``; a missing or damaged folder raises one line saying what to do."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file, load_model
+
+    from songprep.generation.lyric_tokenizer import LyricTokenizer
+
+    root = Path(directory)
+    if not root.is_dir():
+        raise ModelNotFoundError(f"no generator checkpoint at {root}; {_FIX}")
+    missing = [name for name in (CONFIG_FILE, LYRIC_TOKENIZER_FILE, *WEIGHT_FILES) if not (root / name).is_file()]
+    if missing:
+        raise ModelNotFoundError(f"{root} is not a generator checkpoint (missing {', '.join(missing)}); {_FIX}")
+    if not (root / META_FILE).is_file():
+        raise ModelNotFoundError(f"{root} is an unfinished checkpoint (no {META_FILE}: the save was interrupted); "
+                                 f"{_FIX}")
+    try:
+        config = GeneratorConfig.from_dict(_read_json(root / CONFIG_FILE))
+        generator = Generator.build(config, device)
+        generator.lyric_tokenizer = LyricTokenizer.from_dict(_read_json(root / LYRIC_TOKENIZER_FILE))
+        states = load_file(str(root / AUDIO_TOKENIZERS_FILE))
+        for stream in STREAMS:
+            prefix = f"{stream}."
+            generator.audio_tokenizers[stream].load_state_dict(
+                {k[len(prefix):]: v for k, v in states.items() if k.startswith(prefix)})
+        generator.autoencoder.load_state_dict(load_file(str(root / AUTOENCODER_FILE)))
+        load_model(generator.lelm, str(root / LELM_FILE), strict=True, device=str(device))
+        load_model(generator.renderer, str(root / RENDERER_FILE), strict=True, device=str(device))
+        generator.meta = _read_json(root / META_FILE)
+    except (UsageError, SafetensorError, OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
+        detail = " ".join(str(err).split())[:200]
+        raise ModelNotFoundError(f"generator checkpoint {root} is damaged or from another version ({detail}); "
+                                 f"{_FIX}") from None
+    generator.lelm.eval()
+    generator.renderer.eval()
+    return generator.to(device)
+
+
+def prepare_output_dir(directory: str | Path, overwrite: bool) -> Path:
+    """Refuse to write over a checkpoint (or a non-empty folder) unless ``overwrite``."""
+    out = Path(directory)
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            what = "a checkpoint" if is_checkpoint(out) else "files"
+            raise UsageError(f"{out} already holds {what}; choose another -o or pass --overwrite")
+        if not is_checkpoint(out) and not (out / CONFIG_FILE).is_file():
+            raise UsageError(f"refusing to overwrite {out}: it is not empty and not a generator checkpoint")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _cpu(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().to("cpu").contiguous()
+
+
+def _write_json(path: Path, data: Any) -> None:
+    from songprep.writer import write_json_atomic
+
+    write_json_atomic(path, data)
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
