@@ -9,6 +9,9 @@ Layout under ``out_dir``::
     truth/NAME/accompaniment.mid         the accompaniment's notes, with section markers
     truth/NAME/truth.json                :class:`TruthSong`
 
+``voicing="sung"`` builds songs whose vocal line is sung exactly on MIDI notes (written to the truth's
+``notes``); the default speech voicing keeps the songs every other test and benchmark was tuned on.
+
 A song whose truth.json already records the same generator version and spec is not rebuilt.
 """
 
@@ -27,12 +30,21 @@ import soundfile as sf
 from songprep.lyrics.levo import render_levo
 from songprep.records import Section, Word
 from songprep.testing.compose import BEATS_PER_BAR, SongPlan, chord_name, compose
-from songprep.testing.render import RenderedSong, render
-from songprep.testing.truth import ChordSpan, MelodyNote, TruthPaths, TruthSong
+from songprep.testing.render import VOICINGS, RenderedSong, render
+from songprep.testing.truth import ChordSpan, MelodyNote, TruthNote, TruthPaths, TruthSong
 
 #: Bump whenever composition or rendering changes what a (seed, language, form) produces.
 GENERATOR_VERSION = "1"
 TRUTH_FILE = "truth.json"
+
+
+def generator_version(voicing: str = "speech") -> str:
+    """The cache version of a voicing: sung songs also change when the singer changes."""
+    if voicing == "sung":
+        from songprep.testing.sing import SING_VERSION
+
+        return f"{GENERATOR_VERSION}+sung.{SING_VERSION}"
+    return GENERATOR_VERSION
 
 
 def song_name(index: int, language: str) -> str:
@@ -54,7 +66,7 @@ def song_paths(name: str) -> TruthPaths:
     )
 
 
-def make_truth(name: str, plan: SongPlan, rendered: RenderedSong) -> TruthSong:
+def make_truth(name: str, plan: SongPlan, rendered: RenderedSong, voicing: str = "speech") -> TruthSong:
     """The truth record of a rendered plan."""
     sr = rendered.sample_rate
     beat_s = plan.beat_s
@@ -70,6 +82,7 @@ def make_truth(name: str, plan: SongPlan, rendered: RenderedSong) -> TruthSong:
     words: list[Word] = []
     word_lines: list[int] = []
     melody: list[MelodyNote] = []
+    notes: list[TruthNote] = []
     placed = iter(rendered.words)
     for index, s in enumerate(plan.sections):
         lines_per_section.append([plan.line_text(line) for line in s.lines])
@@ -77,6 +90,7 @@ def make_truth(name: str, plan: SongPlan, rendered: RenderedSong) -> TruthSong:
             lines.append(plan.line_text(line))
             for n in line:
                 where = next(placed)
+                notes += [TruthNote(p.start / sr, p.end / sr, p.pitch, len(words)) for p in where.notes]
                 words.append(Word(n.word.text, where.start / sr, where.end / sr, score=1.0, section=index))
                 word_lines.append(len(lines) - 1)
                 onset = s.start_bar * BEATS_PER_BAR + n.start_beat
@@ -92,7 +106,7 @@ def make_truth(name: str, plan: SongPlan, rendered: RenderedSong) -> TruthSong:
         levo_lyric=render_levo(sections, lines_per_section), beats_s=beats, downbeats_s=beats[::BEATS_PER_BAR],
         instruments=list(plan.instruments), melody=melody, chords=chords, voice=plan.voice,
         vocal_to_accompaniment_db=plan.vocal_to_accompaniment_db, paths=song_paths(name),
-        generator_version=GENERATOR_VERSION,
+        generator_version=generator_version(voicing), voicing=voicing, notes=notes,
     )
 
 
@@ -101,7 +115,8 @@ def _write_audio(path: Path, audio: np.ndarray, sample_rate: int) -> None:
     sf.write(path, audio.T, sample_rate, subtype="PCM_24")
 
 
-def _cached(out_dir: Path, name: str, seed: int, language: str, form: str, sample_rate: int) -> TruthSong | None:
+def _cached(out_dir: Path, name: str, seed: int, language: str, form: str, sample_rate: int,
+            voicing: str = "speech") -> TruthSong | None:
     path = out_dir / "truth" / name / TRUTH_FILE
     if not path.is_file():
         return None
@@ -109,8 +124,8 @@ def _cached(out_dir: Path, name: str, seed: int, language: str, form: str, sampl
         truth = TruthSong.load(path)
     except (ValueError, KeyError, TypeError):
         return None
-    spec = (truth.generator_version, truth.seed, truth.language, truth.form, truth.sample_rate)
-    if spec != (GENERATOR_VERSION, seed, language, form, sample_rate):
+    spec = (truth.generator_version, truth.seed, truth.language, truth.form, truth.sample_rate, truth.voicing)
+    if spec != (generator_version(voicing), seed, language, form, sample_rate, voicing):
         return None
     p = truth.paths
     if not all((out_dir / f).is_file() for f in (p.mix, p.vocals, p.accompaniment, p.midi, p.lyrics)):
@@ -119,14 +134,16 @@ def _cached(out_dir: Path, name: str, seed: int, language: str, form: str, sampl
 
 
 def build_song(out_dir: str | os.PathLike[str], name: str, seed: int, language: str, form: str = "short",
-               *, force: bool = False, sample_rate: int = 44100) -> TruthSong:
+               *, force: bool = False, sample_rate: int = 44100, voicing: str = "speech") -> TruthSong:
     """Compose, render and write one song (or return its cached truth)."""
+    if voicing not in VOICINGS:
+        raise ValueError(f"unknown voicing {voicing!r}; expected one of {VOICINGS}")
     out = Path(out_dir)
-    if not force and (cached := _cached(out, name, seed, language, form, sample_rate)) is not None:
+    if not force and (cached := _cached(out, name, seed, language, form, sample_rate, voicing)) is not None:
         return cached
     plan = compose(seed, language, form)
-    rendered = render(plan, sample_rate)
-    truth = make_truth(name, plan, rendered)
+    rendered = render(plan, sample_rate, voicing=voicing)
+    truth = make_truth(name, plan, rendered, voicing)
     p = truth.paths
     _write_audio(out / p.mix, rendered.mix, sample_rate)
     _write_audio(out / p.vocals, rendered.vocals, sample_rate)
@@ -139,13 +156,13 @@ def build_song(out_dir: str | os.PathLike[str], name: str, seed: int, language: 
 
 def build_corpus(out_dir: str | os.PathLike[str], n_songs: int = 3, seed: int = 0,
                  languages: Sequence[str] = ("en", "zh", "es"), form: str = "short",
-                 *, force: bool = False) -> list[TruthSong]:
+                 *, force: bool = False, voicing: str = "speech") -> list[TruthSong]:
     """Build ``n_songs`` songs (languages cycle over ``languages``) under ``out_dir``."""
     if not languages:
         raise ValueError("languages must not be empty")
     return [
         build_song(out_dir, song_name(i, languages[i % len(languages)]), song_seed(seed, i),
-                   languages[i % len(languages)], form, force=force)
+                   languages[i % len(languages)], form, force=force, voicing=voicing)
         for i in range(n_songs)
     ]
 
@@ -162,11 +179,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--form", choices=("short", "full"), default="short")
     parser.add_argument("--languages", default="en,zh,es", help="comma-separated, cycled over the songs")
+    parser.add_argument("--voicing", choices=VOICINGS, default="speech",
+                        help="speech: espeak-ng nudged to the melody; sung: WORLD singing exactly on MIDI notes")
     parser.add_argument("--force", action="store_true", help="rebuild even when cached")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     songs = build_corpus(args.out_dir, args.n, args.seed, tuple(args.languages.split(",")), args.form,
-                         force=args.force)
+                         force=args.force, voicing=args.voicing)
     for s in songs:
         print(f"{s.name}: {s.duration_s:6.1f} s  {s.tempo_bpm:.0f} bpm  {s.key:9s}  {len(s.words):3d} words  "
               f"{' '.join(sec.label for sec in s.sections)}")

@@ -5,6 +5,8 @@ so repeated choruses are sample-identical. Each sung word is synthesised once pe
 (text, voice, pitch), trimmed to its first and last non-silent samples, fitted into its beat slot
 and placed on an exact sample; those placed samples are the truth's word times. The stems are
 scaled, quantised to the 24-bit grid and summed, so ``mix == vocals + accompaniment`` exactly.
+With ``voicing="sung"`` the words are instead re-synthesised by WORLD on their exact MIDI notes
+(:mod:`songprep.testing.sing`), and the placed notes become the truth's notes.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mido
@@ -25,7 +27,20 @@ import soundfile as sf
 import soxr
 
 from songprep.audio import speak
-from songprep.testing.compose import BEATS_PER_BAR, NOTE_NAMES, VOCAL_LABELS, NoteEvent, Part, SongPlan
+from songprep.testing.compose import (
+    BEATS_PER_BAR,
+    NOTE_NAMES,
+    VOCAL_LABELS,
+    NoteEvent,
+    Part,
+    SectionPlan,
+    SongPlan,
+    SungNote,
+)
+
+#: How the vocal line is voiced: espeak-ng speech nudged to the melody (the default songs), or
+#: WORLD-resynthesised singing exactly on the melody's MIDI notes (:mod:`songprep.testing.sing`).
+VOICINGS = ("speech", "sung")
 
 SOUNDFONT_ENV = "SONGPREP_SOUNDFONT"
 SOUNDFONT_CANDIDATES = (
@@ -79,32 +94,26 @@ def _midi_key(plan: SongPlan) -> str:
 
 def build_midi(plan: SongPlan, notes: Sequence[tuple[float, NoteEvent]],
                markers: Sequence[tuple[float, str]] = ()) -> mido.MidiFile:
-    """A type-0 MIDI file of ``(offset_beats, note)`` pairs, with the plan's tempo and programs."""
-    track = mido.MidiTrack()
-    timed: list[tuple[int, int, mido.Message | mido.MetaMessage]] = [
-        (0, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(plan.tempo_bpm))),
-        (0, 0, mido.MetaMessage("time_signature", numerator=BEATS_PER_BAR, denominator=4)),
-        (0, 0, mido.MetaMessage("key_signature", key=_midi_key(plan))),
-    ]
-    for inst in plan.instruments:
-        if inst.channel != 9:
-            timed.append((0, 1, mido.Message("program_change", channel=inst.channel, program=inst.program)))
-    for beat, label in markers:
-        timed.append((round(beat * TICKS_PER_BEAT), 1, mido.MetaMessage("marker", text=label)))
+    """``(offset_beats, note)`` pairs as a MIDI file at the plan's tempo, metre and key, one track per instrument.
+
+    Written by songprep's one MIDI writer (:func:`songprep.daw.midi.build_midi`); seconds are taken at the
+    file's own beat length, so every note lands on the tick its beat position names.
+    """
+    from songprep.daw import midi as daw_midi
+    from songprep.records import Note
+
+    tempo = daw_midi.TempoMap.constant(plan.tempo_bpm, TICKS_PER_BEAT)
+    beat_s = tempo.changes[0].tempo_us / 1e6
+    by_channel: dict[int, list[Note]] = {}
     for offset, n in notes:
-        on = round((offset + n.start_beat) * TICKS_PER_BEAT)
-        off = round((offset + n.start_beat + n.dur_beats) * TICKS_PER_BEAT)
-        timed.append((on, 3, mido.Message("note_on", channel=n.channel, note=n.pitch, velocity=n.velocity)))
-        timed.append((off, 2, mido.Message("note_off", channel=n.channel, note=n.pitch, velocity=0)))
-    timed.sort(key=lambda t: (t[0], t[1]))  # note-offs before note-ons at the same tick
-    now = 0
-    for tick, _, msg in timed:
-        track.append(msg.copy(time=tick - now))
-        now = tick
-    track.append(mido.MetaMessage("end_of_track", time=0))
-    midi = mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_BEAT)
-    midi.tracks.append(track)
-    return midi
+        start = offset + n.start_beat
+        by_channel.setdefault(n.channel, []).append(
+            Note(start * beat_s, (start + n.dur_beats) * beat_s, n.pitch, n.velocity))
+    parts = [daw_midi.MidiPart(inst.name, by_channel.pop(inst.channel, []), inst.channel,
+                               None if inst.channel == 9 else inst.program) for inst in plan.instruments]
+    parts += [daw_midi.MidiPart(f"channel {c}", found, c) for c, found in sorted(by_channel.items())]
+    return daw_midi.build_midi(tempo, parts, markers=[daw_midi.TimedText(b * beat_s, label) for b, label in markers],
+                               time_signatures=[daw_midi.TimeSignature(0, BEATS_PER_BAR)], key=_midi_key(plan))
 
 
 def song_midi(plan: SongPlan) -> mido.MidiFile:
@@ -206,11 +215,21 @@ def _fit_word(raw: np.ndarray, raw_sr: int, ratio: float, sample_rate: int, slot
 
 
 @dataclass
-class PlacedWord:
-    """Where a sung word's audio actually is (samples), in song order."""
+class PlacedNote:
+    """Samples ``[start, end)`` of the vocal stem sung at MIDI ``pitch`` (sung voicing only)."""
 
     start: int
     end: int
+    pitch: int
+
+
+@dataclass
+class PlacedWord:
+    """Where a sung word's audio actually is (samples), in song order, and the notes it was sung on."""
+
+    start: int
+    end: int
+    notes: list[PlacedNote] = field(default_factory=list)
 
 
 @dataclass
@@ -243,9 +262,66 @@ def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x)))) if x.size else 0.0
 
 
+def _spoken_vocals(plan: SongPlan, sung: list[tuple[SectionPlan, SungNote]],
+                   synths: dict[tuple[str, int], tuple[np.ndarray, int]], pitch_of: dict[int, tuple[int, float]],
+                   sample_rate: int, total: int) -> tuple[np.ndarray, list[PlacedWord]]:
+    """The vocal line as espeak-ng speech, pitch-nudged towards the melody (the default songs)."""
+    vocals = np.zeros(total)
+    placed: list[PlacedWord] = []
+    fitted: dict[tuple[str, int, int], _Fitted] = {}
+    for section, n in sung:
+        p, ratio = pitch_of[n.pitch]
+        slot = _samples(n.dur_beats, plan, sample_rate)
+        key = (n.word.spoken, n.pitch, slot)
+        if key not in fitted:
+            raw, raw_sr = synths[(n.word.spoken, p)]
+            fitted[key] = _fit_word(raw, raw_sr, ratio, sample_rate, slot)
+        word = fitted[key]
+        start = _samples(section.start_bar * BEATS_PER_BAR + n.start_beat, plan, sample_rate)
+        vocals[start: start + len(word.audio)] += word.audio
+        placed.append(PlacedWord(start, start + word.end))
+    return vocals, placed
+
+
+def _sung_vocals(plan: SongPlan, synths: dict[tuple[str, int], tuple[np.ndarray, int]],
+                 pitch_of: dict[int, tuple[int, float]], sample_rate: int,
+                 total: int) -> tuple[np.ndarray, list[PlacedWord]]:
+    """The vocal line sung by WORLD on the exact melody (see :mod:`songprep.testing.sing`)."""
+    from songprep.testing.sing import SungWord, analyse, note_pitches, octave_shift, sing_word
+
+    analyses = {}
+    for key, (raw, raw_sr) in synths.items():
+        threshold = np.abs(raw).max() * 10 ** (SILENCE_DB / 20)
+        loud = np.flatnonzero(np.abs(raw) > threshold)
+        analyses[key] = analyse(raw[loud[0]: loud[-1] + 1], raw_sr)
+    vocals = np.zeros(total)
+    placed: list[PlacedWord] = []
+    sung_words: dict[tuple[str, tuple[int, ...], int], SungWord] = {}
+    shift = octave_shift([n.pitch for s in plan.sections for line in s.lines for n in line], plan.voice_base_midi)
+    for section in plan.sections:
+        for line in section.lines:
+            for j, n in enumerate(line):
+                following = line[j + 1].pitch + shift if j + 1 < len(line) else None
+                pitches = note_pitches(n.pitch + shift, n.dur_beats, following, plan.tonic, plan.mode)
+                slot = _samples(n.dur_beats, plan, sample_rate)
+                key = (n.word.spoken, pitches, slot)
+                if key not in sung_words:
+                    sung_words[key] = sing_word(analyses[(n.word.spoken, pitch_of[n.pitch][0])], pitches,
+                                                sample_rate, slot - round(WORD_GAP_S * sample_rate), SILENCE_DB,
+                                                round(WORD_FADE_S * sample_rate))
+                word = sung_words[key]
+                start = _samples(section.start_bar * BEATS_PER_BAR + n.start_beat, plan, sample_rate)
+                vocals[start: start + len(word.audio)] += word.audio
+                placed.append(PlacedWord(start, start + word.end,
+                                         [PlacedNote(start + s.start, start + s.end, s.pitch) for s in word.notes]))
+    return vocals, placed
+
+
 def render(plan: SongPlan, sample_rate: int = 44100, soundfont: str | os.PathLike[str] | None = None,
-           workers: int | None = None) -> RenderedSong:
+           workers: int | None = None, voicing: str = "speech") -> RenderedSong:
     """Render a plan to stems and mix (FluidSynth parts and espeak-ng words run concurrently)."""
+    if voicing not in VOICINGS:
+        raise ValueError(f"unknown voicing {voicing!r}; expected one of {VOICINGS}")
     sf2 = Path(soundfont) if soundfont else find_soundfont()
     total = _samples(plan.total_bars * BEATS_PER_BAR, plan, sample_rate)
     sung = [(s, n) for s in plan.sections for line in s.lines for n in line]
@@ -272,20 +348,10 @@ def render(plan: SongPlan, sample_rate: int = 44100, soundfont: str | os.PathLik
     fade = round(END_FADE_S * sample_rate)
     accompaniment[:, total - fade:] *= np.linspace(1.0, 0.0, fade)
 
-    vocals = np.zeros(total)
-    placed: list[PlacedWord] = []
-    fitted: dict[tuple[str, int, int], _Fitted] = {}
-    for section, n in sung:
-        p, ratio = pitch_of[n.pitch]
-        slot = _samples(n.dur_beats, plan, sample_rate)
-        key = (n.word.spoken, n.pitch, slot)
-        if key not in fitted:
-            raw, raw_sr = synths[(n.word.spoken, p)]
-            fitted[key] = _fit_word(raw, raw_sr, ratio, sample_rate, slot)
-        word = fitted[key]
-        start = _samples(section.start_bar * BEATS_PER_BAR + n.start_beat, plan, sample_rate)
-        vocals[start: start + len(word.audio)] += word.audio
-        placed.append(PlacedWord(start, start + word.end))
+    if voicing == "sung":
+        vocals, placed = _sung_vocals(plan, synths, pitch_of, sample_rate, total)
+    else:
+        vocals, placed = _spoken_vocals(plan, sung, synths, pitch_of, sample_rate, total)
 
     # Vocal-to-accompaniment ratio measured over the sung sections, then one gain for the peak.
     sung_spans = [(_samples(s.start_bar * BEATS_PER_BAR, plan, sample_rate),

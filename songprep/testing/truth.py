@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from songprep.records import Section, Word
+from songprep.records import Note, Section, Word
+
+#: General MIDI's percussion channel (channel 10, zero-based 9): unpitched, left out of note truth.
+DRUM_CHANNEL = 9
 
 
 @dataclass
@@ -38,6 +41,19 @@ class MelodyNote:
     end_s: float
     pitch: int
     word: str
+
+
+@dataclass
+class TruthNote:
+    """A note actually sung (sung voicing only): its voiced samples, exact MIDI pitch, and word.
+
+    ``word`` indexes :attr:`TruthSong.words`; a long word may carry two notes (a melisma).
+    """
+
+    start_s: float
+    end_s: float
+    pitch: int
+    word: int
 
 
 @dataclass
@@ -88,6 +104,8 @@ class TruthSong:
     vocal_to_accompaniment_db: float
     paths: TruthPaths
     generator_version: str
+    voicing: str = "speech"
+    notes: list[TruthNote] = field(default_factory=list)
 
     def section_lines(self) -> list[list[str]]:
         """The lyric lines sung in each section (empty for instrumental ones)."""
@@ -98,6 +116,30 @@ class TruthSong:
                 seen.add(line)
                 out[w.section].append(self.lines[line])
         return out
+
+    def vocal_notes(self) -> list[Note]:
+        """The sung notes as records (velocity is not part of the truth: a fixed 100); empty for speech songs."""
+        return [Note(n.start_s, n.end_s, n.pitch, 100, n.word) for n in self.notes]
+
+    def accompaniment_notes(self, corpus_dir: str | os.PathLike[str]) -> list[Note]:
+        """The pitched accompaniment notes of ``accompaniment.mid`` (drums left out), sorted by onset."""
+        import mido
+
+        midi = mido.MidiFile(Path(corpus_dir) / self.paths.midi)
+        notes: list[Note] = []
+        sounding: dict[tuple[int, int], tuple[float, int]] = {}
+        now = 0.0
+        for msg in midi:  # iterating a MidiFile yields delta times in seconds, tempo map applied
+            now += msg.time
+            if msg.type not in ("note_on", "note_off") or msg.channel == DRUM_CHANNEL:
+                continue
+            key = (msg.channel, msg.note)
+            if msg.type == "note_on" and msg.velocity > 0:
+                sounding[key] = (now, msg.velocity)
+            elif key in sounding:
+                start, velocity = sounding.pop(key)
+                notes.append(Note(start, now, msg.note, velocity))
+        return sorted(notes, key=lambda n: (n.start_s, n.pitch))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,6 +154,7 @@ class TruthSong:
         d["instruments"] = [Instrument(**i) for i in d["instruments"]]
         d["melody"] = [MelodyNote(**m) for m in d["melody"]]
         d["chords"] = [ChordSpan(**c) for c in d["chords"]]
+        d["notes"] = [TruthNote(**n) for n in d.get("notes", [])]
         d["paths"] = TruthPaths(**d["paths"])
         return cls(**d)
 
