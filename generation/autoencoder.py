@@ -17,7 +17,7 @@ undoes it. The renderer can then assume unit-scale targets whatever the autoenco
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -26,6 +26,7 @@ import torch
 import torchaudio.functional as AF
 
 from songprep.errors import ModelNotFoundError, UsageError
+from songprep.generation.config_dict import config_from_dict, config_to_dict
 
 STABLE_AUDIO_OPEN = "stabilityai/stable-audio-open-1.0"
 #: Griffin-Lim works on this many STFT bins at once at most (about 2 minutes of one channel; ~0.5 GB per pass).
@@ -64,22 +65,11 @@ class AutoencoderConfig:
         return self.sample_rate / self.hop
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["downsampling_ratios"] = list(self.downsampling_ratios)
-        d["channel_multiples"] = list(self.channel_multiples)
-        return d
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AutoencoderConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise UsageError(f"unknown autoencoder config keys: {', '.join(sorted(unknown))}")
-        d = dict(d)
-        for key in ("downsampling_ratios", "channel_multiples"):
-            if key in d:
-                d[key] = tuple(d[key])
-        return cls(**d)
+        return config_from_dict(cls, d, "autoencoder")
 
 
 @runtime_checkable

@@ -28,6 +28,7 @@ from typing import Any
 from songprep.errors import UsageError
 from songprep.generation.audio_tokenizer import AudioTokenizerConfig
 from songprep.generation.autoencoder import STABLE_AUDIO_OPEN, AutoencoderConfig
+from songprep.generation.config_dict import config_from_dict, config_to_dict
 from songprep.generation.lelm import LMConfig
 from songprep.generation.renderer import RendererConfig
 
@@ -77,11 +78,11 @@ class GeneratorConfig:
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "audio_tokenizer": dataclasses.asdict(self.audio_tokenizer),
-            "lm": _sub_to_dict(self.lm),
-            "renderer": _sub_to_dict(self.renderer),
-            "autoencoder": _sub_to_dict(self.autoencoder),
-            "training": dataclasses.asdict(self.training),
+            "audio_tokenizer": config_to_dict(self.audio_tokenizer),
+            "lm": config_to_dict(self.lm),
+            "renderer": config_to_dict(self.renderer),
+            "autoencoder": config_to_dict(self.autoencoder),
+            "training": config_to_dict(self.training),
             "max_lyric_tokens": self.max_lyric_tokens,
             "prompt_audio_s": self.prompt_audio_s,
             "sample_rate": self.sample_rate,
@@ -102,11 +103,11 @@ class GeneratorConfig:
         if missing:
             raise UsageError(f"generator config lacks {', '.join(missing)}")
         data = dict(d)
-        data["audio_tokenizer"] = _sub_from_dict(AudioTokenizerConfig, d["audio_tokenizer"], "audio_tokenizer")
-        data["lm"] = _sub_from_dict(LMConfig, d["lm"], "lm")
-        data["renderer"] = _sub_from_dict(RendererConfig, d["renderer"], "renderer")
-        data["autoencoder"] = _sub_from_dict(AutoencoderConfig, d["autoencoder"], "autoencoder")
-        data["training"] = _sub_from_dict(TrainingConfig, d.get("training") or {}, "training")
+        data["audio_tokenizer"] = config_from_dict(AudioTokenizerConfig, d["audio_tokenizer"], "audio_tokenizer")
+        data["lm"] = config_from_dict(LMConfig, d["lm"], "lm")
+        data["renderer"] = config_from_dict(RendererConfig, d["renderer"], "renderer")
+        data["autoencoder"] = config_from_dict(AutoencoderConfig, d["autoencoder"], "autoencoder")
+        data["training"] = config_from_dict(TrainingConfig, d.get("training") or {}, "training")
         config = cls(**data)
         config.check()
         return config
@@ -118,23 +119,6 @@ class GeneratorConfig:
             raise UsageError(f"autoencoder hop {self.autoencoder.hop} must equal the token hop {self.hop}")
         if self.max_lyric_tokens <= 0:
             raise UsageError("max_lyric_tokens must be positive")
-
-
-def _sub_to_dict(obj: Any) -> dict[str, Any]:
-    return obj.to_dict() if hasattr(obj, "to_dict") else dataclasses.asdict(obj)
-
-
-def _sub_from_dict(cls: type, d: Any, where: str) -> Any:
-    if not isinstance(d, dict):
-        raise UsageError(f"generator config {where!r} must be a mapping, got {type(d).__name__}")
-    names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(d) - set(names))
-    if unknown:
-        raise UsageError(f"unknown keys in {where}: {', '.join(unknown)} (known: {', '.join(sorted(names))})")
-    if hasattr(cls, "from_dict"):
-        return cls.from_dict(d)
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-    return cls(**values)
 
 
 def _tiny() -> GeneratorConfig:

@@ -38,7 +38,6 @@ loss skips padded steps, and generation writes padding there without sampling.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +48,7 @@ from torch import nn
 from transformers import Cache, DynamicCache, LlamaConfig, LlamaModel, StaticCache
 
 from songprep.errors import UsageError
+from songprep.generation.config_dict import config_from_dict, config_to_dict
 from songprep.generation.delay import STREAMS, apply_delay, revert_delay, valid_mask
 from songprep.generation.lyric_tokenizer import NULL_ID
 from songprep.generation.sampling import guide, penalise_repeats, sample
@@ -94,17 +94,11 @@ class LMConfig:
                 self.sub_ffn or self.ffn)
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["delays"] = list(self.delays)
-        return d
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LMConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise UsageError(f"unknown LM config keys: {', '.join(unknown)} (known: {', '.join(sorted(names))})")
-        return cls(**d)
+        return config_from_dict(cls, d, "LM")
 
     @classmethod
     def tiny(cls) -> LMConfig:

@@ -18,7 +18,7 @@ agree at every step, and the result has exactly T frames; all windows of a step 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -28,6 +28,7 @@ from diffusers.models.embeddings import TimestepEmbedding, Timesteps
 from torch import nn
 
 from songprep.errors import UsageError
+from songprep.generation.config_dict import config_from_dict, config_to_dict
 from songprep.generation.delay import STREAMS
 
 #: Renderer track ids: what one ``sample`` call renders.
@@ -65,14 +66,11 @@ class RendererConfig:
         return self.width // self.heads
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RendererConfig:
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise UsageError(f"unknown renderer config keys: {', '.join(sorted(unknown))}")
-        return cls(**d)
+        return config_from_dict(cls, d, "renderer")
 
     def validate(self) -> None:
         if self.width % self.heads:

@@ -90,3 +90,14 @@ def truth_corpus(tmp_path_factory) -> Path:
 def require_tool(name: str) -> None:
     if shutil.which(name) is None:
         pytest.fail(f"{name} is not installed; run `make setup` (it installs the system packages)")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models: one thread is as fast, and intra-op threads collapse on a loaded 2-core CI machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from songprep.cli import cli
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
 STEPS = 250
 #: tiny, with whole-song crops and a higher learning rate: memorise three 10-14 s songs in STEPS steps.
@@ -74,12 +74,6 @@ def invoke(*args: str) -> str:
     return result.output
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
