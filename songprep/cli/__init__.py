@@ -35,7 +35,7 @@ def main() -> None:
     cli(prog_name="songprep")
 
 
-from songprep.cli import demo, eval, lyrics, models, prep, structure  # noqa: E402  (each module adds its commands to cli)
+from songprep.cli import demo, eval, lyrics, models, notes, prep, structure  # noqa: E402  (each module adds its commands to cli)
 
 cli.add_command(prep.prep)
 cli.add_command(models.models)
@@ -43,6 +43,8 @@ cli.add_command(demo.demo)
 cli.add_command(lyrics.lyrics)
 cli.add_command(structure.structure)
 cli.add_command(eval.eval_group)
+cli.add_command(notes.notes)
+cli.add_command(notes.export)
 
 from songprep.cli import generate as generation  # noqa: E402
 

@@ -27,6 +27,11 @@ from songprep.runner import ENGINES
                    "weights are here, else Spleeter, whose weights ship with songprep).")
 @click.option("--asr", default="auto", show_default=True,
               help="Stage transcribe: faster-whisper:<size>, whisper:<size>, or auto (the best model on this machine).")
+@click.option("--notes", "with_notes", is_flag=True,
+              help="Add the notes stage: vocal melody and accompaniment notes, words' pitch, OUT/midi/<id>.mid.")
+@click.option("--vocal-notes", default="pyin", show_default=True, help="Stage notes: the vocal melody backend.")
+@click.option("--accompaniment-notes", default="basic-pitch", show_default=True,
+              help="Stage notes: the accompaniment backend (basic-pitch, or none to skip the accompaniment).")
 @click.option("--sample-rate", default=44100, show_default=True, help="Working sample rate of the stages.")
 @click.option("--mono", is_flag=True, help="Work in mono (default: stereo).")
 @click.option("--max-duration", default=1800.0, show_default=True, help="Reject files longer than this (s).")
@@ -42,22 +47,27 @@ from songprep.runner import ENGINES
 @click.option("--ray-address", help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def prep(in_dir: Path, out_dir: Path, lyrics_dir: Path | None, language: str | None, stages: str,
-         separator: str, asr: str, sample_rate: int, mono: bool, max_duration: float, min_duration: float,
+         separator: str, asr: str, with_notes: bool, vocal_notes: str, accompaniment_notes: str, sample_rate: int,
+         mono: bool, max_duration: float, min_duration: float,
          jobs: int, device: str, batch_size: int, rows_per_shard: int, overwrite: bool, retry_rejects: bool,
          engine: str,
          ray_address: str | None, quiet: bool) -> None:
     """Prepare a corpus: every audio file under IN_DIR becomes a row in OUT/songs or OUT/rejects."""
     from songprep.runner import prepare_corpus
 
+    chain = tuple(s.strip() for s in stages.split(",") if s.strip())
+    if with_notes and "notes" not in chain:
+        chain += ("notes",)
     config = PrepConfig(
-        stages=tuple(s.strip() for s in stages.split(",") if s.strip()),
+        stages=chain,
         sample_rate=sample_rate,
         channels=1 if mono else 2,
         min_duration_s=min_duration,
         max_duration_s=max_duration,
         language=language,
         lyrics_dir=str(lyrics_dir.resolve()) if lyrics_dir else None,
-        stage_options={"separate": {"model": separator}, "transcribe": {"model": asr}},
+        stage_options={"separate": {"model": separator}, "transcribe": {"model": asr},
+                       "notes": {"vocal": vocal_notes, "accompaniment": accompaniment_notes}},
     )
     options = run_options(jobs, device, batch_size, rows_per_shard, overwrite, retry_rejects, quiet)
     options.engine = engine

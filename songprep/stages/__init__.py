@@ -8,13 +8,14 @@ from songprep.stages.base import INITIAL_FIELDS, Resources, SongItem, Stage, Sta
 from songprep.stages.decode import DecodeStage
 from songprep.stages.lyrics import ReferenceLyricsStage
 from songprep.stages.markup import MarkupStage
+from songprep.stages.notes import NotesStage
 from songprep.stages.separate import SeparateStage
 from songprep.stages.structure import StructureStage
 from songprep.stages.transcribe import TranscribeStage
 
 STAGES: dict[str, type[Stage]] = {cls.name: cls for cls in (DecodeStage, ReferenceLyricsStage, MarkupStage,
                                                                 SeparateStage, AlignStage, StructureStage,
-                                                                TranscribeStage)}
+                                                                TranscribeStage, NotesStage)}
 
 
 def stage_class(name: str) -> type[Stage]:
