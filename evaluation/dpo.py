@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from songprep.atomic import atomic_path
 from songprep.errors import UsageError
 
 MODES = ("best_worst", "all")
@@ -96,9 +97,6 @@ def _finite(value: object) -> bool:
 
 def write_pairs(pairs: pd.DataFrame, path: str | Path) -> Path:
     """Write ``pairs.parquet`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pairs.to_parquet(tmp, index=False)
-    tmp.replace(path)
-    return path
+    with atomic_path(path) as tmp:
+        pairs.to_parquet(tmp, index=False)
+    return Path(path)

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from songprep.atomic import atomic_path, write_text_atomic
 from songprep.evaluation.published import LABEL as PUBLISHED_LABEL
 
 RATE_LABELS = {"per": "PER", "wer": "WER", "cer": "CER"}
@@ -51,9 +52,10 @@ def write_report(out: Path, per_song: pd.DataFrame, results: dict[str, Any], pro
     out.mkdir(parents=True, exist_ok=True)
     timing = results.get("timing")
     stable = {k: v for k, v in results.items() if k != "timing"}
-    _atomic_write(out / "results.json", json.dumps(_json_safe(stable), indent=2, ensure_ascii=False, sort_keys=True))
+    write_text_atomic(out / "results.json",
+                      json.dumps(_json_safe(stable), indent=2, ensure_ascii=False, sort_keys=True))
     if timing is not None:
-        _atomic_write(out / "timing.json", json.dumps(timing, indent=2))
+        write_text_atomic(out / "timing.json", json.dumps(timing, indent=2))
     _write_parquet(out / "per_song.parquet", per_song)
     sections = build_sections(per_song, results)
     plots = out / "plots"
@@ -62,20 +64,13 @@ def write_report(out: Path, per_song: pd.DataFrame, results: dict[str, Any], pro
         for fig in section.figures:
             (plots / f"{fig.name}.png").write_bytes(fig.png)
     title = f"Evaluation report (protocol {results['protocol']['config_hash']})"
-    _atomic_write(out / "report.md", render_markdown(title, sections))
-    _atomic_write(out / "report.html", render_html(title, sections))
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(out / "report.md", render_markdown(title, sections))
+    write_text_atomic(out / "report.html", render_html(title, sections))
 
 
 def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
 
 
 def _json_safe(obj: Any) -> Any:

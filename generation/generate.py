@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from songprep import __version__
+from songprep.atomic import atomic_path
 from songprep.audio import Audio, decode, standardise, write_audio
 from songprep.errors import AudioDecodeError, UsageError
 from songprep.generation.checkpoint import Generator, load_checkpoint
@@ -276,9 +277,8 @@ def render(model: Generator, tokens: torch.Tensor, track: int, *, steps: int | N
 
 
 def _save_tokens(path: Path, tokens: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp.npy")
-    np.save(tmp, tokens.astype(np.int32))
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        np.save(tmp, tokens.astype(np.int32))
 
 
 def _write_rejects(path: Path, rejects: Sequence[PromptReject]) -> None:

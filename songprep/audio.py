@@ -9,15 +9,14 @@ without being read into memory.
 from __future__ import annotations
 
 import math
-import os
 import re
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from songprep.atomic import atomic_path
 from songprep.errors import AudioDecodeError
 
 #: Extensions treated as audio inputs (lower case, with dot).
@@ -228,14 +227,6 @@ def write_audio(path: str | Path, audio: Audio, subtype: str = "PCM_24") -> Path
     """Write atomically (temp file + rename): a crash never leaves a half-written stem behind."""
     import soundfile as sf
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         sf.write(tmp, np.clip(audio.samples.T, -1.0, 1.0), audio.sample_rate, subtype=subtype)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)

@@ -14,10 +14,8 @@ whole shards. An id is written at most once: the ids already in shards are the r
 from __future__ import annotations
 
 import json
-import os
 import platform
 import shutil
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from songprep import __version__
+from songprep.atomic import atomic_path, write_text_atomic
 from songprep.config import PrepConfig
 from songprep.errors import DatasetMismatchError, UsageError
 from songprep.records import (
@@ -60,11 +59,7 @@ def tool_versions() -> dict[str, str]:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, ensure_ascii=False)
-        fh.write("\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def shard_paths(directory: Path) -> list[Path]:
@@ -232,9 +227,8 @@ class DatasetWriter:
         existing = shard_paths(directory)
         index = int(existing[-1].stem.split("-")[1]) + 1 if existing else 0
         final = directory / f"part-{index:05d}.parquet"
-        tmp = directory / f".{final.name}.tmp"
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, final)
+        with atomic_path(final) as tmp:
+            pq.write_table(table, tmp, compression="zstd")
         return final
 
     def write_manifest(self) -> None:

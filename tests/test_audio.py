@@ -100,3 +100,23 @@ def test_write_audio_is_atomic_and_lossless_at_24_bit(tmp_path):
     assert [p.name for p in out.parent.iterdir()] == ["vocals.flac"]
     back, rate = sf.read(out, dtype="float32")
     assert rate == RATE and np.max(np.abs(back.T - a.samples)) < 1e-6
+
+
+def test_written_files_are_whole_and_as_readable_as_the_umask_allows(tmp_path):
+    """Atomic writes leave no temp file behind and do not make outputs private (mkstemp would: 0600)."""
+    import os
+
+    from songprep.atomic import atomic_path, write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        stem = write_audio(tmp_path / "stems" / "vocals.flac", Audio(np.zeros((2, 100), np.float32), 44100))
+        text = write_text_atomic(tmp_path / "manifest.json", "{}\n")
+    finally:
+        os.umask(old)
+    assert stem.stat().st_mode & 0o777 == 0o644 and text.stat().st_mode & 0o777 == 0o644
+    with pytest.raises(RuntimeError), atomic_path(tmp_path / "broken.flac") as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("killed mid-write")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "stems"]
+    assert [p.name for p in (tmp_path / "stems").iterdir()] == ["vocals.flac"]

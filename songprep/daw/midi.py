@@ -25,8 +25,6 @@ Example::
 from __future__ import annotations
 
 import bisect
-import os
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +33,7 @@ from typing import TYPE_CHECKING
 import mido
 import numpy as np
 
+from songprep.atomic import atomic_path
 from songprep.records import Note, Section, Song, Word
 
 if TYPE_CHECKING:
@@ -372,22 +371,10 @@ def song_midi(song: Song, grid: BeatGrid, accompaniment: Sequence[Note] = (), pp
 
 
 def write_midi(path: str | Path, midi: mido.MidiFile) -> Path:
-    """Save atomically (temp file + rename), like the stems: a crash never leaves half a file.
-
-    The temp file is opened with the usual permissions (umask applied), so the file is as readable as any
-    other the user writes (``mkstemp`` would leave it private).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        with open(tmp, "xb") as fh:
-            midi.save(file=fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Save atomically (temp file + rename), like the stems: a crash never leaves half a file."""
+    with atomic_path(path) as tmp, open(tmp, "xb") as fh:
+        midi.save(file=fh)
+    return Path(path)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from songprep.atomic import write_text_atomic
 from songprep.records import Note, Section, Word
 
 #: General MIDI's percussion channel (channel 10, zero-based 9): unpitched, left out of note truth.
@@ -167,10 +168,7 @@ class TruthSong:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write atomically, so a half-built song never looks cached."""
-        path = Path(path)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(self.to_json() + "\n", encoding="utf-8")
-        tmp.replace(path)
+        write_text_atomic(path, self.to_json() + "\n")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> TruthSong:

@@ -14,15 +14,14 @@ PosixPath('whisper/base.pt')
 from __future__ import annotations
 
 import json
-import os
 import re
 import struct
-import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
+from songprep.atomic import atomic_path
 from songprep.errors import UsageError
 
 #: CTranslate2's DataType enum order (include/ctranslate2/types.h).
@@ -169,15 +168,6 @@ def convert_ct2_to_openai(model_dir: str | Path, out_path: str | Path) -> Path:
     import torch
 
     checkpoint = ct2_to_openai_checkpoint(model_dir)
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(out_path) as tmp:
         torch.save(checkpoint, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return Path(out_path)
