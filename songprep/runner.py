@@ -149,7 +149,8 @@ def prepare_corpus(in_dir: str | Path, out_dir: str | Path, config: PrepConfig |
     pipeline = Pipeline(config)  # validates the stage chain before anything is touched
     sources = discover(in_dir, config.lyrics_dir)
     writer = DatasetWriter(out, config, overwrite=options.overwrite, retry_rejects=options.retry_rejects,
-                           rows_per_shard=options.rows_per_shard, flush_interval_s=options.flush_interval_s)
+                           rows_per_shard=options.rows_per_shard, flush_interval_s=options.flush_interval_s,
+                           input_dir=in_dir)
     done = writer.completed_ids()
     pending = [s for s in sources if s.id not in done]
     summary = RunSummary(out, len(sources), len(sources) - len(pending), 0, 0, 0.0)

@@ -93,9 +93,12 @@ class DatasetWriter:
     """
 
     def __init__(self, out_dir: str | Path, config: PrepConfig, *, overwrite: bool = False,
-                 retry_rejects: bool = False, rows_per_shard: int = 256, flush_interval_s: float = 120.0) -> None:
+                 retry_rejects: bool = False, rows_per_shard: int = 256, flush_interval_s: float = 120.0,
+                 input_dir: str | Path | None = None) -> None:
         self.out_dir = Path(out_dir)
         self.config = config
+        #: Where the sources are (rows keep paths relative to it): ``export`` finds the mix through it.
+        self.input_dir = str(Path(input_dir).resolve()) if input_dir is not None else None
         self.config_hash = config.config_hash()
         self.rows_per_shard = rows_per_shard
         self.flush_interval_s = flush_interval_s
@@ -237,6 +240,7 @@ class DatasetWriter:
             "songprep_version": __version__,
             "config_hash": self.config_hash,
             "config": self.config.to_dict(),
+            "input_dir": self.input_dir or self._existing_manifest().get("input_dir"),
             "counts": {
                 "songs": len(self.state.song_ids),
                 "rejects": len(self.state.reject_ids),

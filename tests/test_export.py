@@ -102,6 +102,10 @@ def test_cli_export_and_its_one_line_errors(truth_corpus, tmp_path):
     no_source = runner.invoke(cli, ["export", str(tmp_path / "ds"), song.id, "-o", str(tmp_path / "d")])
     assert no_source.exit_code == 2 and "--source DIR" in no_source.output
     assert not (tmp_path / "d").exists()  # checked before anything is written: no half bundle
+    recorded = DatasetWriter(tmp_path / "ds", PrepConfig(stages=("decode", "lyrics")), input_dir=sources)
+    recorded.close()  # a dataset `prep` wrote records its IN_DIR: export then needs no --source
+    found = runner.invoke(cli, ["export", str(tmp_path / "ds"), song.id, "-o", str(tmp_path / "d")])
+    assert found.exit_code == 0, found.output
     other = tmp_path / "other"
     other.mkdir()
     shutil.copyfile(sources / "song-001-zh.flac", other / song.source_path)  # same name, another song

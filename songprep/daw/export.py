@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from songprep import audio as audio_io
 from songprep.audio import Audio
 from songprep.errors import UsageError
 from songprep.records import Song, table_to_songs
+from songprep.writer import MANIFEST
 
 #: What DAWs open by default and video post expects.
 BUNDLE_RATE = 48000
@@ -70,9 +72,22 @@ def read_song(dataset_dir: str | Path, song_id: str) -> Song:
     return table_to_songs(table)[0]
 
 
+def recorded_input_dir(dataset_dir: Path) -> Path | None:
+    """The ``IN_DIR`` that ``songprep prep`` read, as its manifest records it (None for older datasets)."""
+    try:
+        value = json.loads((dataset_dir / MANIFEST).read_text(encoding="utf-8")).get("input_dir")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return Path(value) if isinstance(value, str) and value else None
+
+
 def find_source(song: Song, dataset_dir: Path, source_dir: str | Path | None) -> Path:
-    """The song's source file: under ``source_dir`` (the directory given to ``prep``), else as recorded."""
+    """The song's source file: under ``source_dir``, else under the input directory the manifest records
+    (the one given to ``prep``), else as recorded."""
     candidates = [Path(source_dir) / song.source_path] if source_dir is not None else []
+    recorded = recorded_input_dir(dataset_dir)
+    if recorded is not None:
+        candidates.append(recorded / song.source_path)
     candidates += [Path(song.source_path), dataset_dir / song.source_path]
     for path in candidates:
         if path.is_file():
