@@ -146,6 +146,14 @@ def test_pyin_recovers_a_tone_melody_exactly(pyin: NoteTranscriber) -> None:
     assert [n.pitch for n in pyin.transcribe(stereo, RATE)] == [n.pitch for n in ref]
 
 
+@pytest.mark.parametrize("backend", ["pyin", "basic-pitch"])
+def test_a_note_sung_to_the_last_sample_ends_inside_the_audio(backend: str) -> None:
+    audio, _ = tone_melody([(64, 0.5), (67, 0.7)])
+    cut = audio[: round(RATE * 1.1) + 37]  # the last note runs off the end, at no frame boundary
+    est = load_note_transcriber(backend, polyphonic=False).transcribe(cut, RATE)
+    assert est and all(0.0 <= n.start_s < n.end_s <= len(cut) / RATE for n in est)
+
+
 def test_louder_notes_get_higher_velocity(pyin: NoteTranscriber) -> None:
     quiet, _ = tone_melody([(60, 0.4)], amp=0.03)
     loud, _ = tone_melody([(60, 0.4)], amp=0.5)

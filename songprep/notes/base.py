@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
@@ -43,3 +44,9 @@ def velocity_from_db(level_db: float | np.ndarray) -> np.ndarray:
 
 def sort_notes(notes: list[Note]) -> list[Note]:
     return sorted(notes, key=lambda n: (n.start_s, n.pitch, n.end_s))
+
+
+def within(notes: list[Note], audio: np.ndarray, sample_rate: int) -> list[Note]:
+    """Notes cut to the audio they came from: a frame-based backend's last frame may reach past the end."""
+    duration_s = audio.shape[-1] / sample_rate
+    return [replace(n, end_s=min(n.end_s, duration_s)) for n in notes if n.start_s < duration_s]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from songprep.errors import ModelNotFoundError
-from songprep.notes.base import mono_at, sort_notes
+from songprep.notes.base import mono_at, sort_notes, within
 from songprep.records import Note
 
 SAMPLE_RATE = 22050
@@ -232,4 +232,4 @@ class BasicPitchTranscriber:
         notes = [Note(round(float(act.times[a]), 4), round(float(act.times[min(b, last + 1) - 1]) + frame_s, 4),
                       pitch, int(np.clip(round(127 * amp), 1, 127)))
                  for a, b, pitch, amp in events]
-        return sort_notes(notes)
+        return within(sort_notes(notes), audio, sample_rate)

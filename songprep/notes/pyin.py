@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from songprep.notes.base import mono_at, sort_notes, velocity_from_db
+from songprep.notes.base import mono_at, sort_notes, velocity_from_db, within
 from songprep.records import Note
 
 SAMPLE_RATE = 22050
@@ -164,4 +164,4 @@ class PyinTranscriber:
         self.version = f"librosa {librosa.__version__}"
 
     def transcribe(self, audio: np.ndarray, sample_rate: int) -> list[Note]:
-        return track_to_notes(pitch_track(audio, sample_rate))
+        return within(track_to_notes(pitch_track(audio, sample_rate)), audio, sample_rate)

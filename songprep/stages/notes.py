@@ -14,7 +14,6 @@ any song is touched, with the one-line fix. Off by default: ``songprep prep --no
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from songprep.daw.midi import BeatGrid, song_midi, write_midi
@@ -41,11 +40,6 @@ ACCOMPANIMENT_NOTES_KEY = "accompaniment_notes"
 def midi_path(song_id: str) -> str:
     """Where a song's MIDI file goes, relative to the dataset directory (what the record stores)."""
     return f"midi/{song_id}.mid"
-
-
-def within(notes: list[Note], duration_s: float) -> list[Note]:
-    """Notes cut to the song: a frame-based backend's last frame may reach half a frame past the end."""
-    return [replace(n, end_s=min(n.end_s, duration_s)) for n in notes if n.start_s < duration_s]
 
 
 def resolve_options(options: dict[str, Any] | None) -> dict[str, Any]:
@@ -100,12 +94,12 @@ class NotesStage(Stage):
         if vocals is None:
             raise RejectError("no vocal stem to transcribe (the separate stage must run before notes)")
         song = item.song
-        notes = within(self.vocal.transcribe(vocals.mono(), vocals.sample_rate), song.duration_s)
+        notes = self.vocal.transcribe(vocals.mono(), vocals.sample_rate)
         song.vocal_notes, song.words = link_words(notes, song.words)
         accompaniment: list[Note] = []
         if self.accompaniment is not None and "accompaniment" in item.stems:
             stem = item.stems["accompaniment"]
-            accompaniment = within(self.accompaniment.transcribe(stem.mono(), stem.sample_rate), song.duration_s)
+            accompaniment = self.accompaniment.transcribe(stem.mono(), stem.sample_rate)
         item.features[ACCOMPANIMENT_NOTES_KEY] = accompaniment
         grid = BeatGrid.from_features(song_features(item))
         rel = midi_path(song.id)
