@@ -170,11 +170,16 @@ def test_reads_foreign_type_0_files_and_defaults_to_120_bpm(tmp_path):
                             mido.Message("note_on", note=64, velocity=0, time=480),
                             mido.MetaMessage("set_tempo", tempo=1_000_000, time=0),
                             mido.Message("note_on", note=67, velocity=90, time=0),
-                            mido.Message("note_off", note=67, time=480)])
+                            mido.Message("note_off", note=67, time=480),
+                            mido.Message("note_on", channel=9, note=36, velocity=100, time=0),
+                            mido.Message("note_off", channel=9, note=36, time=240)])
     midi.tracks.append(track)
     midi.save(tmp_path / "foreign.mid")
     got = read_midi(tmp_path / "foreign.mid")
-    assert [(n.start_s, n.end_s, n.pitch) for n in got.notes["track0"]] == [(0.5, 1.0, 64), (1.0, 2.0, 67)]
+    assert [(n.start_s, n.end_s, n.pitch) for n in got.notes["track0"]] == [
+        (0.5, 1.0, 64), (1.0, 2.0, 67), (2.0, 2.5, 36)]
+    pitched = read_midi(tmp_path / "foreign.mid", skip_channels=(9,))  # General MIDI drums left out
+    assert [n.pitch for n in pitched.notes["track0"]] == [64, 67]
     assert BeatGrid((), beats_per_bar=3).time_signatures() == [TimeSignature(0, 3)]
     assert TempoMap.from_beats([]).changes == [TempoChange(0, 500_000)]
 

@@ -394,10 +394,11 @@ class MidiContents:
         return [(self.tempo_map.ticks_to_seconds(c.tick), 60 * _US_PER_S / c.tempo_us) for c in self.tempo_map.changes]
 
 
-def read_midi(path: str | Path) -> MidiContents:
+def read_midi(path: str | Path, skip_channels: tuple[int, ...] = ()) -> MidiContents:
     """Read any type 0/1 Standard MIDI File (ours or a DAW's) into seconds.
 
     Notes are keyed by track name; an unnamed track is ``track<i>``, a repeated name gets its index appended.
+    Notes on ``skip_channels`` (0-based, e.g. 9 for General MIDI drums) are left out.
     """
     midi = mido.MidiFile(str(path))
     tempos: dict[int, int] = {}
@@ -428,6 +429,8 @@ def read_midi(path: str | Path) -> MidiContents:
                 markers.append(TimedText(tempo_map.ticks_to_seconds(tick), msg.text))
             elif msg.type == "lyrics":
                 lyrics.append(TimedText(tempo_map.ticks_to_seconds(tick), msg.text))
+            elif msg.type in ("note_on", "note_off") and msg.channel in skip_channels:
+                continue
             elif msg.type == "note_on" and msg.velocity > 0:
                 sounding.setdefault((msg.channel, msg.note), []).append((tick, msg.velocity))
             elif msg.type in ("note_on", "note_off") and sounding.get((msg.channel, msg.note)):

@@ -124,23 +124,10 @@ class TruthSong:
 
     def accompaniment_notes(self, corpus_dir: str | os.PathLike[str]) -> list[Note]:
         """The pitched accompaniment notes of ``accompaniment.mid`` (drums left out), sorted by onset."""
-        import mido
+        from songprep.daw.midi import read_midi
 
-        midi = mido.MidiFile(Path(corpus_dir) / self.paths.midi)
-        notes: list[Note] = []
-        sounding: dict[tuple[int, int], tuple[float, int]] = {}
-        now = 0.0
-        for msg in midi:  # iterating a MidiFile yields delta times in seconds, tempo map applied
-            now += msg.time
-            if msg.type not in ("note_on", "note_off") or msg.channel == DRUM_CHANNEL:
-                continue
-            key = (msg.channel, msg.note)
-            if msg.type == "note_on" and msg.velocity > 0:
-                sounding[key] = (now, msg.velocity)
-            elif key in sounding:
-                start, velocity = sounding.pop(key)
-                notes.append(Note(start, now, msg.note, velocity))
-        return sorted(notes, key=lambda n: (n.start_s, n.pitch))
+        tracks = read_midi(Path(corpus_dir) / self.paths.midi, skip_channels=(DRUM_CHANNEL,)).notes.values()
+        return sorted((n for notes in tracks for n in notes), key=lambda n: (n.start_s, n.pitch))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
