@@ -1,13 +1,10 @@
 """``songprep notes AUDIO... -o OUT``: songs to MIDI files; ``songprep export DATASET ID -o DIR``: a DAW bundle.
 
-``notes`` runs the prep chain's own ``notes`` stage on each file (one way to make a song's notes and
-MIDI file), after separating the mix (or taking the stems given) and, with ``--lyrics``, aligning the
-lyric so each word is tied to its notes.
+``notes`` parses options and runs :class:`songprep.pipelines.notes.NotesJob` on each file.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -15,7 +12,6 @@ import click
 from songprep.device import DEVICES
 
 _EXISTING_FILE = click.Path(dir_okay=False, exists=True, path_type=Path)
-WORKING_RATE = 44100
 
 
 @click.command("notes")
@@ -37,14 +33,8 @@ def notes(audio_paths: tuple[Path, ...], out_dir: Path, vocals_path: Path | None
           lyrics_path: Path | None, language: str, separator: str, vocal_notes: str, accompaniment_notes: str,
           device: str) -> None:
     """Transcribe each song's sung melody and accompaniment into a MIDI file with its beats and sections."""
-    from songprep import audio as audio_io
-    from songprep.config import PrepConfig
     from songprep.errors import UsageError
-    from songprep.features import song_features
-    from songprep.inputs import SourceFile
-    from songprep.stages.base import SongItem, StageContext
-    from songprep.stages.notes import ACCOMPANIMENT_NOTES_KEY, NotesStage, resolve_options
-    from songprep.structure import assign_word_sections, segment
+    from songprep.pipelines.notes import NotesJob
 
     if (vocals_path is None) != (accompaniment_path is None):
         raise UsageError("give both --vocals and --accompaniment, or neither (the mix is then separated)")
@@ -53,63 +43,18 @@ def notes(audio_paths: tuple[Path, ...], out_dir: Path, vocals_path: Path | None
     names = [p.stem for p in audio_paths]
     if len(set(names)) < len(names):
         raise UsageError("two inputs share a file name; outputs are named after it: run them separately")
-    options = resolve_options({"vocal": vocal_notes, "accompaniment": accompaniment_notes})
-    stage = NotesStage(PrepConfig(stages=("decode", "separate", "notes"), stage_options={"notes": options}))
-    stage.setup(StageContext(out_dir, "cpu"))
-    separating = None
+    job = NotesJob(out_dir, vocal=vocal_notes, accompaniment=accompaniment_notes, separator=separator, device=device)
+    stems = (vocals_path, accompaniment_path) if vocals_path is not None and accompaniment_path is not None else None
     for path, name in zip(audio_paths, names):
-        mix = audio_io.decode(path)
-        item = SongItem.start(SourceFile(name, path, path.name))
-        item.song.duration_s, item.song.sample_rate, item.song.channels = mix.duration_s, mix.sample_rate, mix.channels
-        item.audio = audio_io.standardise(mix, WORKING_RATE, 2)  # what prep's stages see
-        if vocals_path is not None and accompaniment_path is not None:
-            item.stems = {"vocals": audio_io.decode(vocals_path), "accompaniment": audio_io.decode(accompaniment_path)}
-        else:
-            if separating is None:  # once, for all inputs
-                from songprep.device import resolve_device
-                from songprep.separation import load_separator
-
-                separating = load_separator(separator, resolve_device(device))
-            item.stems = separating.separate(mix)
-        song = item.song
-        if lyrics_path is not None:
-            song.words = _aligned_words(lyrics_path, item.stems["vocals"], language)
-        song.sections = segment(song_features(item), words=song.words or None)
-        if song.words:
-            assign_word_sections(song.words, song.sections)
-        stage.process(item)
-        accompaniment = item.features.get(ACCOMPANIMENT_NOTES_KEY, [])
-        feats = song_features(item)
-        _write_json(out_dir / "notes" / f"{name}.json", {
-            "source": str(path), "midi": song.midi_path, "beats_s": feats.beats_s.round(4).tolist(),
-            "downbeats_s": feats.downbeats_s.round(4).tolist(),
-            "sections": [asdict(s) for s in song.sections], "words": [asdict(w) for w in song.words],
-            "vocal_notes": [asdict(n) for n in song.vocal_notes],
-            "accompaniment_notes": [asdict(n) for n in accompaniment]})
+        result = job.run(path, name, stems, lyrics_path, language)
+        if result.lyrics_mismatch is not None and lyrics_path is not None:
+            click.echo(f"songprep: warning: {lyrics_path.name} does not match the vocal ({result.lyrics_mismatch}); "
+                       "notes are written without words", err=True)
+        song = result.song
         linked = len({n.word for n in song.vocal_notes if n.word >= 0})
         words = f" ({linked} of {len(song.words)} words on notes)" if song.words else ""
-        click.echo(f"{path.name}: {len(song.vocal_notes)} vocal notes{words}, {len(accompaniment)} accompaniment "
-                   f"notes, {len(song.sections)} sections -> {out_dir / song.midi_path}")
-
-
-def _aligned_words(lyrics_path: Path, vocals, language: str) -> list:
-    """The lyric's words timed in the vocal stem, or none (with a warning) when the text does not fit it."""
-    from songprep.alignment import align_lyrics
-    from songprep.lyrics.reference import read_reference_lyrics
-
-    alignment = align_lyrics(read_reference_lyrics(lyrics_path), vocals, language, method="guide")
-    if alignment.flagged:
-        click.echo(f"songprep: warning: {lyrics_path.name} does not match the vocal ({alignment.reason}); "
-                   "notes are written without words", err=True)
-        return []
-    return alignment.words
-
-
-def _write_json(path: Path, data: dict) -> None:
-    from songprep.writer import write_json_atomic
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, data)
+        click.echo(f"{path.name}: {len(song.vocal_notes)} vocal notes{words}, {len(result.accompaniment_notes)} "
+                   f"accompaniment notes, {len(song.sections)} sections -> {out_dir / song.midi_path}")
 
 
 @click.command("export")
