@@ -11,7 +11,6 @@ System(name='base', directory=PosixPath('out/levo'))
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 from songprep.audio import AUDIO_EXTENSIONS
 from songprep.errors import UsageError
 from songprep.evaluation.normalise import LANGUAGES
+from songprep.lyrics.prompts import read_levo_prompts
 
 _KANA = re.compile(r"[\u3040-\u30ff\uff66-\uff9f]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -84,25 +84,12 @@ def load_prompts(path: str | Path) -> list[Prompt]:
     if not path.is_file():
         raise UsageError(f"prompts not found: {path}")
     prompts: list[Prompt] = []
-    seen: set[str] = set()
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            idx, markup = str(row["idx"]), str(row["gt_lyric"])
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
-            raise UsageError(f"{path.name} line {number}: not a LeVo prompt (needs idx and gt_lyric): {err}") from None
-        if idx in seen:
-            raise UsageError(f"{path.name} line {number}: idx {idx!r} appears twice")
-        seen.add(idx)
-        lyrics = reference_lyrics(markup)
-        language = str(row.get("language") or detect_language(lyrics))
+    for row in read_levo_prompts(path):
+        lyrics = reference_lyrics(row.lyric)
+        language = row.language or detect_language(lyrics)
         if language not in LANGUAGES:
-            raise UsageError(f"{path.name} line {number}: language {language!r} not one of {', '.join(LANGUAGES)}")
-        prompts.append(Prompt(idx, lyrics, language, str(row.get("descriptions") or ""), markup))
-    if not prompts:
-        raise UsageError(f"no prompts in {path}")
+            raise UsageError(f"{path.name} line {row.line}: language {language!r} not one of {', '.join(LANGUAGES)}")
+        prompts.append(Prompt(row.idx, lyrics, language, row.descriptions, row.lyric))
     return prompts
 
 

@@ -43,8 +43,9 @@ from songprep.errors import AudioDecodeError, UsageError
 from songprep.generation.checkpoint import Generator, load_checkpoint
 from songprep.generation.data import TRACK_NAMES, pad_to_hop
 from songprep.generation.delay import STREAMS
-from songprep.generation.prompts import GenerationPrompt, PromptReject, check_prompt, read_prompts
+from songprep.generation.prompts import PromptReject, check_prompt, read_prompts
 from songprep.generation.train import pad_text, predict_duration_s
+from songprep.lyrics.prompts import LevoPrompt
 
 Progress = Callable[[str], None]
 MANIFEST = "generation.json"
@@ -96,7 +97,7 @@ class GenerationSummary:
 
 @dataclass
 class _Job:
-    prompt: GenerationPrompt
+    prompt: LevoPrompt
     candidate: int
     system_dir: Path
     frames: int
@@ -188,7 +189,7 @@ def generate(prompts_path: str | Path, out_dir: str | Path, checkpoint_dir: str 
     return summary
 
 
-def _plan(generator: Generator, prompts: Sequence[GenerationPrompt], out: Path, options: GenerationOptions,
+def _plan(generator: Generator, prompts: Sequence[LevoPrompt], out: Path, options: GenerationOptions,
           summary: GenerationSummary) -> list[_Job]:
     jobs = []
     separator = None

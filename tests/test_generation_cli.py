@@ -134,15 +134,16 @@ def test_config_file_errors_are_one_line(tmp_path):
 
 def test_check_prompt_rejects_markup_errors_and_over_long_lyrics_without_cutting():
     from songprep.generation.lyric_tokenizer import LyricTokenizer
-    from songprep.generation.prompts import GenerationPrompt, check_prompt
+    from songprep.generation.prompts import check_prompt
+    from songprep.lyrics.prompts import LevoPrompt
 
     tok = LyricTokenizer()
-    good = GenerationPrompt("a", "[verse] hello there. ; [chorus] la la la.", "pop", line=1)
+    good = LevoPrompt("a", "[verse] hello there. ; [chorus] la la la.", "pop", line=1)
     n = len(tok.encode(good.lyric, good.descriptions))
     assert check_prompt(good, tok, n) is None
     over = check_prompt(good, tok, n - 1)
     assert over is not None and f"lyric is {n} tokens, this model reads at most {n - 1}" in over.reason
-    broken = check_prompt(GenerationPrompt("b", "[Verse] hello there ; [intro]", line=4), tok, 1000)
+    broken = check_prompt(LevoPrompt("b", "[Verse] hello there ; [intro]", line=4), tok, 1000)
     assert broken is not None and broken.line == 4
     assert "E102" in broken.reason and "E103" in broken.reason and "songprep lyrics fix" in broken.reason
 
