@@ -24,6 +24,7 @@ import numpy as np
 from songprep.audio import decode, standardise
 from songprep.errors import AudioDecodeError, UsageError
 from songprep.records import Song
+from songprep.writer import dataset_shards
 
 #: The three tracks in the order of the token streams (mixed, vocal, bgm).
 TRACK_NAMES = ("mix", "vocal", "bgm")
@@ -62,9 +63,7 @@ def read_rows(data_dir: str | Path) -> DatasetRows:
     from songprep.records import table_to_songs
 
     root = Path(data_dir)
-    shards = sorted((root / "songs").glob("part-*.parquet")) if (root / "songs").is_dir() else []
-    if not shards:
-        raise UsageError(f"{root} is not a songprep dataset (no songs/part-*.parquet); make one with `songprep prep`")
+    shards = dataset_shards(root)
     songs: list[Song] = []
     skipped: Counter = Counter()
     for shard in shards:

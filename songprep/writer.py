@@ -66,6 +66,16 @@ def shard_paths(directory: Path) -> list[Path]:
     return sorted(directory.glob("part-*.parquet"))
 
 
+def dataset_shards(dataset_dir: str | Path) -> list[Path]:
+    """The song shards of a dataset ``songprep prep`` wrote; a folder without any is an error saying so."""
+    songs_dir = Path(dataset_dir) / "songs"
+    shards = shard_paths(songs_dir)
+    if not shards:
+        raise UsageError(f"no dataset in {dataset_dir}: not a songprep dataset ({songs_dir} holds no "
+                         "part-*.parquet shards); make one with `songprep prep IN -o DATASET`")
+    return shards
+
+
 def read_ids(directory: Path, columns: tuple[str, ...] = ("id",)) -> pa.Table:
     """The given columns of every whole shard in ``directory`` (empty table if there are none)."""
     tables = [pq.read_table(p, columns=list(columns)) for p in shard_paths(directory)]

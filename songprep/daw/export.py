@@ -32,7 +32,7 @@ from songprep import audio as audio_io
 from songprep.audio import Audio
 from songprep.errors import UsageError
 from songprep.records import Song, table_to_songs
-from songprep.writer import MANIFEST
+from songprep.writer import MANIFEST, dataset_shards
 
 #: What DAWs open by default and video post expects.
 BUNDLE_RATE = 48000
@@ -57,11 +57,9 @@ class ExportResult:
 
 def read_song(dataset_dir: str | Path, song_id: str) -> Song:
     """One row of a dataset by id; an unknown id says which ids are close and how to list them all."""
-    songs_dir = Path(dataset_dir) / "songs"
-    if not any(songs_dir.glob("part-*.parquet")):
-        raise UsageError(f"no dataset in {dataset_dir}: {songs_dir} holds no part-*.parquet shards "
-                         "(make one with `songprep prep IN -o DATASET`)")
-    dataset = ds.dataset(sorted(songs_dir.glob("part-*.parquet")), format="parquet")
+    shards = dataset_shards(dataset_dir)
+    songs_dir = shards[0].parent
+    dataset = ds.dataset(shards, format="parquet")
     table = dataset.to_table(filter=ds.field("id") == song_id)
     if table.num_rows == 0:
         ids = dataset.to_table(columns=["id"]).column("id").to_pylist()
