@@ -23,11 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from songprep.errors import ModelNotFoundError, UsageError
 from songprep.generation.configs import GeneratorConfig
+from songprep.generation.data import pad_to_hop
 from songprep.generation.delay import STREAMS
+from songprep.generation.renderer import TRACKS
 
 CONFIG_FILE = "config.json"
 META_FILE = "meta.json"
@@ -55,6 +58,15 @@ class Generator:
     lelm: torch.nn.Module
     renderer: torch.nn.Module
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def audio_tokens(self, waves: dict[str, np.ndarray]) -> torch.Tensor:
+        """(3, T) token streams of one song's tracks (``TRACKS`` -> ``(channels, frames)`` at the config's rate),
+        each through its stream's tokenizer, cut to their common frame count."""
+        cfg = self.config
+        streams = [torch.as_tensor(self.audio_tokenizers[s].encode(pad_to_hop(waves[t], cfg.hop), cfg.sample_rate))
+                   for s, t in zip(STREAMS, TRACKS)]
+        frames = min(int(t.shape[0]) for t in streams)
+        return torch.stack([t[:frames].long() for t in streams])
 
     @classmethod
     def build(cls, config: GeneratorConfig, device: str | torch.device = "cpu") -> Generator:

@@ -6,7 +6,7 @@ accompaniment = mix − vocals, so the sum is the source exactly (at the stems' 
 the input folder, which the dataset does not have to travel with). Rows that cannot train the
 generator (no LeVo lyric, no stems) are skipped and counted, never silently.
 
->>> ex = TrainingSong("s1", "[verse] hi.", "", {t: np.zeros((2, 1920), np.float32) for t in TRACK_NAMES})
+>>> ex = TrainingSong("s1", "[verse] hi.", "", {t: np.zeros((2, 1920), np.float32) for t in ("mix", "vocal", "bgm")})
 >>> ex.frames
 1920
 """
@@ -25,9 +25,6 @@ from songprep.audio import decode, standardise
 from songprep.errors import AudioDecodeError, UsageError
 from songprep.records import Song
 from songprep.writer import dataset_shards
-
-#: The three tracks in the order of the token streams (mixed, vocal, bgm).
-TRACK_NAMES = ("mix", "vocal", "bgm")
 
 
 @dataclass

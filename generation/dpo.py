@@ -29,8 +29,6 @@ from songprep import __version__
 from songprep.audio import AUDIO_EXTENSIONS, decode, standardise
 from songprep.errors import AudioDecodeError, UsageError
 from songprep.generation.checkpoint import LOSS_FILE, Generator, load_checkpoint, prepare_output_dir, save_checkpoint
-from songprep.generation.data import TRACK_NAMES, pad_to_hop
-from songprep.generation.delay import STREAMS
 from songprep.generation.prompts import read_prompts
 from songprep.generation.train import pad_text
 
@@ -131,10 +129,7 @@ def candidate_tokens(generator: Generator, directory: Path, idx: str, sep_holder
             sep_holder["separator"] = load_separator(separator, device)
         stems = sep_holder["separator"].separate(Audio(waves["mix"], cfg.sample_rate))
         waves["vocal"], waves["bgm"] = stems["vocals"].samples, stems["accompaniment"].samples
-    streams = [torch.as_tensor(generator.audio_tokenizers[s].encode(pad_to_hop(waves[t], cfg.hop), cfg.sample_rate))
-               for s, t in zip(STREAMS, TRACK_NAMES)]
-    frames = min(int(t.shape[0]) for t in streams)
-    return torch.stack([t[:frames].long() for t in streams])
+    return generator.audio_tokens(waves)
 
 
 def _find(directory: Path, stem: str) -> Path | None:

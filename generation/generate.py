@@ -41,8 +41,6 @@ from songprep.atomic import atomic_path
 from songprep.audio import Audio, decode, standardise, write_audio
 from songprep.errors import AudioDecodeError, UsageError
 from songprep.generation.checkpoint import Generator, load_checkpoint
-from songprep.generation.data import TRACK_NAMES, pad_to_hop
-from songprep.generation.delay import STREAMS
 from songprep.generation.prompts import PromptReject, check_prompt, read_prompts
 from songprep.generation.train import pad_text, predict_duration_s
 from songprep.lyrics.prompts import LevoPrompt
@@ -236,10 +234,7 @@ def prompt_audio_tokens(generator: Generator, path: Path, separator: Any) -> tor
     clip = Audio(audio.samples[:, : round(cfg.prompt_audio_s * cfg.sample_rate)].copy(), cfg.sample_rate)
     stems = separator.separate(clip)
     waves = {"mix": clip.samples, "vocal": stems["vocals"].samples, "bgm": stems["accompaniment"].samples}
-    tokens = [torch.as_tensor(generator.audio_tokenizers[s].encode(pad_to_hop(waves[t], cfg.hop), cfg.sample_rate))
-              for s, t in zip(STREAMS, TRACK_NAMES)]
-    frames = min(int(t.shape[0]) for t in tokens)
-    return torch.stack([t[:frames].long() for t in tokens])
+    return generator.audio_tokens(waves)
 
 
 @torch.no_grad()

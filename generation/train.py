@@ -39,7 +39,6 @@ from songprep.errors import UsageError
 from songprep.generation.checkpoint import LOSS_FILE, Generator, load_checkpoint, prepare_output_dir, save_checkpoint
 from songprep.generation.configs import GeneratorConfig
 from songprep.generation.data import (
-    TRACK_NAMES,
     DatasetRows,
     TrainingSong,
     dataset_hash,
@@ -49,6 +48,7 @@ from songprep.generation.data import (
 )
 from songprep.generation.delay import STREAMS
 from songprep.generation.prompts import lyric_sections
+from songprep.generation.renderer import TRACKS
 from songprep.records import Song
 
 Progress = Callable[[str], None]
@@ -152,13 +152,13 @@ def fit_generator(generator: Generator, rows: DatasetRows, seed: int) -> None:
     rng = np.random.default_rng(seed)
     chosen = sorted(rng.permutation(len(rows.songs))[: cfg.training.fit_songs].tolist())
     sample = DatasetRows([rows.songs[i] for i in chosen], rows.root, rows.skipped)
-    waves: dict[str, list[np.ndarray]] = {t: [] for t in TRACK_NAMES}
+    waves: dict[str, list[np.ndarray]] = {t: [] for t in TRACKS}
     for song in iter_songs(sample, cfg.sample_rate, cfg.channels):
-        for track in TRACK_NAMES:
+        for track in TRACKS:
             waves[track].append(pad_to_hop(song.waves[track], cfg.hop))
-    for stream, track in zip(STREAMS, TRACK_NAMES):
+    for stream, track in zip(STREAMS, TRACKS):
         generator.audio_tokenizers[stream].fit(waves[track], cfg.sample_rate)
-    generator.autoencoder.fit([w for track in TRACK_NAMES for w in waves[track]])
+    generator.autoencoder.fit([w for track in TRACKS for w in waves[track]])
 
 
 def encode_dataset(generator: Generator, rows: DatasetRows, device: str = "cpu") -> list[EncodedSong]:
@@ -170,15 +170,14 @@ def encode_dataset(generator: Generator, rows: DatasetRows, device: str = "cpu")
 def encode_song(generator: Generator, song: TrainingSong, device: str = "cpu") -> EncodedSong:
     """Token streams and latents of one song, cut to a common frame count."""
     cfg = generator.config
-    waves = {t: pad_to_hop(song.waves[t], cfg.hop) for t in TRACK_NAMES}
-    tokens = [torch.as_tensor(generator.audio_tokenizers[s].encode(waves[t], cfg.sample_rate), dtype=torch.long)
-              for s, t in zip(STREAMS, TRACK_NAMES)]
+    waves = {t: pad_to_hop(song.waves[t], cfg.hop) for t in TRACKS}
+    tokens = generator.audio_tokens(waves)
     with torch.no_grad():
-        batch = torch.from_numpy(np.stack([waves[t] for t in TRACK_NAMES])).to(device)
+        batch = torch.from_numpy(np.stack([waves[t] for t in TRACKS])).to(device)
         latents = generator.autoencoder.encode(batch).float().cpu()  # (3, D, T)
-    frames = min(min(int(t.shape[0]) for t in tokens), int(latents.shape[-1]))
+    frames = min(int(tokens.shape[1]), int(latents.shape[-1]))
     text = generator.lyric_tokenizer.encode(song.levo_lyric, song.descriptions)
-    return EncodedSong(song.id, text, torch.stack([t[:frames] for t in tokens]), latents[..., :frames].contiguous())
+    return EncodedSong(song.id, text, tokens[:, :frames].contiguous(), latents[..., :frames].contiguous())
 
 
 def fit_duration_model(songs: Sequence[Song]) -> dict[str, Any]:
