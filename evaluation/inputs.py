@@ -113,9 +113,14 @@ def _dataset_prompts(root: Path) -> list[Prompt]:
 
 def find_audio(system: System, idx: str) -> Path | None:
     """The system's file for prompt ``idx`` (``audios/`` first, LeVo's layout), or None."""
-    for folder in (system.directory / "audios", system.directory):
+    return find_audio_file(system.directory, idx)
+
+
+def find_audio_file(directory: Path, stem: str) -> Path | None:
+    """``directory/audios/STEM.<any audio extension>``, else ``directory/STEM.<ext>``, or None."""
+    for folder in (directory / "audios", directory):
         for ext in AUDIO_EXTENSIONS:
-            candidate = folder / f"{idx}{ext}"
+            candidate = folder / f"{stem}{ext}"
             if candidate.is_file():
                 return candidate
     return None

@@ -26,8 +26,9 @@ import torch
 import torch.nn.functional as F
 
 from songprep import __version__
-from songprep.audio import AUDIO_EXTENSIONS, decode, standardise
+from songprep.audio import decode, standardise
 from songprep.errors import AudioDecodeError, UsageError
+from songprep.evaluation.inputs import find_audio_file
 from songprep.generation.checkpoint import LOSS_FILE, Generator, load_checkpoint, prepare_output_dir, save_checkpoint
 from songprep.generation.prompts import read_prompts
 from songprep.generation.train import pad_text
@@ -111,13 +112,13 @@ def candidate_tokens(generator: Generator, directory: Path, idx: str, sep_holder
     saved = directory / "tokens" / f"{idx}.npy"
     if saved.is_file():
         return torch.from_numpy(np.load(saved).astype(np.int64))
-    mix_path = _find(directory, idx)
+    mix_path = find_audio_file(directory, idx)
     if mix_path is None:
         raise UsageError(f"no audio for prompt {idx!r} in {directory} "
                          f"(looked for audios/{idx}.flac and tokens/{idx}.npy)")
     cfg = generator.config
     waves = {"mix": _read(mix_path, cfg.sample_rate, cfg.channels)}
-    vocal, bgm = _find(directory, f"{idx}_vocal"), _find(directory, f"{idx}_bgm")
+    vocal, bgm = find_audio_file(directory, f"{idx}_vocal"), find_audio_file(directory, f"{idx}_bgm")
     if vocal is not None and bgm is not None:
         waves["vocal"], waves["bgm"] = _read(vocal, cfg.sample_rate, cfg.channels), _read(bgm, cfg.sample_rate,
                                                                                          cfg.channels)
@@ -130,14 +131,6 @@ def candidate_tokens(generator: Generator, directory: Path, idx: str, sep_holder
         stems = sep_holder["separator"].separate(Audio(waves["mix"], cfg.sample_rate))
         waves["vocal"], waves["bgm"] = stems["vocals"].samples, stems["accompaniment"].samples
     return generator.audio_tokens(waves)
-
-
-def _find(directory: Path, stem: str) -> Path | None:
-    for folder in (directory / "audios", directory):
-        for ext in AUDIO_EXTENSIONS:
-            if (folder / f"{stem}{ext}").is_file():
-                return folder / f"{stem}{ext}"
-    return None
 
 
 def _read(path: Path, sample_rate: int, channels: int) -> np.ndarray:
