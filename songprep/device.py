@@ -21,3 +21,17 @@ def resolve_device(device: str) -> str:
     if not available:
         raise UsageError(f"--device {device} asked for, but torch sees no CUDA GPU; use --device cpu or auto")
     return device
+
+
+#: Compute threads per worker, fixed: float reductions (torch, CTranslate2) may sum in another order with
+#: another thread count, and a dataset must not depend on ``-j``. Parallelism comes from worker processes.
+WORKER_THREADS = 1
+
+
+def fix_threads() -> int:
+    """Pin torch (and what reads its setting, e.g. CTranslate2 via ``worker_threads``) to WORKER_THREADS."""
+    import torch
+
+    if torch.get_num_threads() != WORKER_THREADS:
+        torch.set_num_threads(WORKER_THREADS)
+    return WORKER_THREADS

@@ -197,7 +197,9 @@ def test_align_stage_writes_words_and_coverage(truth_corpus, songs):
     song = item.song
     assert [w.word for w in song.words] == [w.word for w in truth.words]
     assert all(w.section == -1 for w in song.words)
-    assert 0.5 <= song.alignment_coverage <= 1.0
+    errors = np.array([abs(w.start_s - t.start_s) for w, t in zip(song.words, truth.words)])
+    assert np.median(errors) <= CLEAN_MEDIAN_BOUND_S  # Whisper placement, sharpened by the guide
+    assert 0.0 < song.alignment_coverage <= 1.0
     assert song.lyrics_source == "reference" and song.language == "es"
 
 
@@ -212,15 +214,21 @@ def test_align_stage_rejects_wrong_lyrics_and_skips_songs_without_text(truth_cor
 def test_align_stage_refuses_an_unknown_method():
     with pytest.raises(UsageError, match="unknown method"):
         stage_class("align").resolve_options({"method": "magic"})
-    assert stage_class("align").resolve_options({})["method"] == "guide"
+    resolved = stage_class("align").resolve_options({})
+    assert resolved == {"method": "whisper", "model": "whisper:base"}  # the shipped multilingual model
+    assert stage_class("align").resolve_options({"method": "guide", "model": "auto"}) == {"method": "guide"}
+    with pytest.raises(UsageError, match="not an openai-whisper model"):
+        stage_class("align").resolve_options({"method": "whisper", "model": "faster-whisper:base"})
 
 
-def test_align_stage_language_from_config_or_script_else_reject(truth_corpus, songs):
+def test_align_stage_language_from_text_and_voice_else_reject(truth_corpus, songs):
     stage = _stage()
-    chinese = _item(truth_corpus, songs["zh"], songs["zh"].lines)
-    chinese.song.language = None
-    assert stage.process(chinese).song.language == "zh"  # Han script settles it
-    english = _item(truth_corpus, songs["en"], songs["en"].lines)
-    english.song.language = None
+    for lang in ("zh", "en", "es"):
+        item = _item(truth_corpus, songs[lang], songs[lang].lines)
+        item.song.language = None
+        assert stage.process(item).song.language == lang  # never a silent default
+    nothing = _item(truth_corpus, songs["en"], ["1 2 3 ... 4"])
+    nothing.song.language = None
+    nothing.stems["vocals"] = Audio(np.zeros_like(nothing.stems["vocals"].samples), 44100)
     with pytest.raises(RejectError, match="language unknown"):
-        stage.process(english)
+        stage.process(nothing)

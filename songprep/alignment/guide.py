@@ -36,6 +36,8 @@ TRIM_DB = -35.0
 #: Activity: frames this far below the vocal's loud frames (95th percentile) count as silent.
 ACTIVITY_FLOOR_DB = 30.0
 ACTIVITY_SLOPE_DB = 3.0
+#: Frames quieter than this (dBFS) are never active, however quiet the rest (a silent stem has no singing).
+SILENT_DB = -70.0
 #: Cost of a word frame on silent audio, of a pause frame on active audio, and of an anchored word's first frame
 #: ANCHOR_REACH_S or more away from where ASR heard it (linear in between).
 SILENCE_COST = 1.0
@@ -135,7 +137,7 @@ def activity(db: np.ndarray) -> np.ndarray:
     the quiet (20th percentile) and the loud frames, so bleed alone does not count as singing.
     """
     top, low = np.percentile(db, [95, 20])
-    threshold = max(top - ACTIVITY_FLOOR_DB, (top + low) / 2)
+    threshold = max(top - ACTIVITY_FLOOR_DB, (top + low) / 2, SILENT_DB)
     return 1.0 / (1.0 + np.exp(-(db - threshold) / ACTIVITY_SLOPE_DB))
 
 
@@ -176,8 +178,13 @@ def _pause_row() -> np.ndarray:
 
 
 def align_guide(vocal_16k: np.ndarray, words: list[RefWord], language: str,
-                anchors: list[Anchor] | None = None) -> DtwResult:
-    """Word times of ``words`` in the vocal by DTW against their synthesised guide."""
+                anchors: list[Anchor] | None = None, anchor_cost: float = ANCHOR_COST,
+                anchor_reach_s: float = ANCHOR_REACH_S) -> DtwResult:
+    """Word times of ``words`` in the vocal by DTW against their synthesised guide.
+
+    ``anchor_cost`` / ``anchor_reach_s``: how hard anchors pull (soft ASR anchors by default; Whisper
+    forced-alignment anchors pull harder and closer, see ``songprep.alignment.refine_with_guide``).
+    """
     guide = build_guide(synthesise(words, language))
     feats = mfcc(vocal_16k)
     db = frame_db(vocal_16k)[: len(feats)]
@@ -195,7 +202,8 @@ def align_guide(vocal_16k: np.ndarray, words: list[RefWord], language: str,
     if len(audio) * len(guide.word_of) > MAX_CELLS:
         raise RejectError(f"too long for the guide aligner: {len(audio) * FRAME_S:.0f} s of vocal against "
                           f"{len(words)} words needs more than {MAX_CELLS / 1e6:.0f} MB")
-    path_j_of_i = _dtw(audio, guide.feats, act, (guide.word_of < 0).astype(np.int8), anchor_at)
+    path_j_of_i = _dtw(audio, guide.feats, act, (guide.word_of < 0).astype(np.int8), anchor_at, anchor_cost,
+                       anchor_reach_s)
     return _word_times(path_j_of_i, audio, guide, act, len(words))
 
 
@@ -221,10 +229,10 @@ def _word_times(path: tuple[np.ndarray, np.ndarray], audio: np.ndarray, guide: G
 
 
 def _dtw(audio: np.ndarray, guide: np.ndarray, act: np.ndarray, is_pause: np.ndarray,
-         anchor_frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+         anchor_frame: np.ndarray, anchor_cost: float, anchor_reach_s: float) -> tuple[np.ndarray, np.ndarray]:
     """The cheapest monotone path from (0, 0) to (N-1, M-1) as (audio frame, guide frame) arrays."""
     back = _dtw_kernel(audio, guide, act, is_pause, anchor_frame, np.float32(SILENCE_COST), np.float32(PAUSE_COST),
-                       np.float32(ANCHOR_COST), np.float32(ANCHOR_REACH_S / FRAME_S))
+                       np.float32(anchor_cost), np.float32(anchor_reach_s / FRAME_S))
     return _backtrack(back)
 
 

@@ -168,6 +168,8 @@ class FasterWhisperFamily(ModelFamily):
 def _ct2_device(device: str) -> dict[str, Any]:
     """torch-style ``cuda:1`` -> CTranslate2's ``device="cuda", device_index=1``."""
     if not device.startswith("cuda"):
-        return {"device": "cpu"}
+        import torch
+
+        return {"device": "cpu", "cpu_threads": torch.get_num_threads()}  # pinned per worker: see fix_threads
     _, _, index = device.partition(":")
     return {"device": "cuda", "device_index": int(index or 0)}

@@ -1,8 +1,14 @@
 """align: time the reference lyrics in the vocal (words + alignment_coverage), or reject the song.
 
 Acts only on songs with reference text (``item.reference_lines``); songs without it keep the
-transcript's words. The vocal is the separated stem when ``separate`` ran, else the mix. ASR words
-from ``transcribe`` (``item.features["transcript"]``), when present, serve as anchors.
+transcript's words. Options: ``method`` (auto|whisper|guide|sphinx|ctc|asr; auto is ``whisper`` when a
+multilingual openai-whisper model is on this machine, else ``guide``) and ``model`` (auto or
+``whisper:<variant>``, resolved before the config is hashed). The whisper method listens to the mix
+and takes pauses from the separated vocal stem; the others align the stem (else the mix). ASR words
+from ``transcribe`` (``item.features["transcript"]``), when present, serve the guide as anchors.
+
+The language is ``--language``, else the transcript's, else decided from the lyrics text and the voice
+together (:mod:`songprep.language`), and is recorded; it never falls back to English silently.
 
 A text that does not match its audio (a wrong lyrics file: too few words anchored, or a match
 no better than chance) is rejected with the reason, rather than written with invented times or
@@ -12,7 +18,6 @@ that are not sung would teach a model the wrong thing.
 
 from __future__ import annotations
 
-import re
 import shutil
 from typing import Any
 
@@ -22,9 +27,9 @@ from songprep.records import StageProvenance
 from songprep.stages.base import SongItem, Stage, StageContext
 
 #: What each method runs on, for provenance.
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _MODELS = {"guide": "espeak-ng guide + DTW", "sphinx": "pocketsphinx:en-us", "ctc": "torchaudio:MMS_FA",
            "asr": "transcript anchors"}
+KNOWN_OPTIONS = ("method", "model")
 
 
 class LyricsMismatchError(RejectError):
@@ -40,15 +45,38 @@ class AlignStage(Stage):
 
     @classmethod
     def resolve_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        from songprep.alignment.whisper_fa import resolve_model_name
+
+        unknown = sorted(set(options) - set(KNOWN_OPTIONS))
+        if unknown:
+            raise UsageError(f"unknown option(s) for stage align: {', '.join(unknown)}; "
+                             f"known: {', '.join(KNOWN_OPTIONS)}")
         method = options.get("method", "auto")
         if method not in METHODS:
             raise UsageError(f"align: unknown method {method!r}; expected one of {METHODS}")
-        return {**options, "method": "guide" if method == "auto" else method}
+        model = options.get("model", "auto")
+        if method == "auto":
+            model = resolve_model_name(model, required=False)
+            method = "whisper" if model else "guide"
+        elif method == "whisper":
+            model = resolve_model_name(model, required=True)
+        resolved = {**options, "method": method}
+        if method == "whisper":
+            resolved["model"] = model
+        else:
+            resolved.pop("model", None)
+        return resolved
 
     def setup(self, ctx: StageContext) -> None:
         super().setup(ctx)
-        self.method = self.resolve_options(self.options)["method"]
+        options = self.resolve_options(self.options)
+        self.method = options["method"]
         self.model = None
+        if self.method == "whisper":
+            from songprep.alignment.whisper_fa import load_model
+
+            self.model_name = options["model"]
+            self.model = load_model(self.model_name, ctx.device)
         if self.method == "guide" and shutil.which("espeak-ng") is None:
             raise UsageError("align: espeak-ng is not installed (the guide aligner voices the lyrics with it); "
                              "install it (apt-get install espeak-ng) or choose method sphinx/ctc")
@@ -64,14 +92,18 @@ class AlignStage(Stage):
             raise RejectError("align: no decoded audio (the decode stage must run first)")
         transcript = item.features.get("transcript")
         song = item.song
-        language = (song.language or getattr(transcript, "language", None) or self.config.language
-                    or _script_language(item.reference_lines))
-        if not language:
-            raise RejectError("align: language unknown (pass --language, or run transcribe to detect it)")
-        song.language = language
         vocals = item.stems.get("vocals", item.audio)
+        language = self.config.language or song.language or getattr(transcript, "language", None)
+        if not language:
+            language = self._detect_language(item.reference_lines, item.audio, vocals)
+        song.language = language
         asr_words = list(getattr(transcript, "words", None) or [])
-        if self.method == "ctc":
+        if self.method == "whisper":
+            from songprep.alignment import align_with_whisper
+
+            mix = item.audio if "vocals" in item.stems else None
+            alignment = align_with_whisper(item.reference_lines, vocals, language, self.model, mix=mix)
+        elif self.method == "ctc":
             from songprep.alignment.ctc import align_ctc
             from songprep.alignment.normalise import reference_words
             from songprep.audio import Audio, resample
@@ -91,14 +123,28 @@ class AlignStage(Stage):
         song.lyrics_source = "reference"
         return item
 
+    def _detect_language(self, lines: list[str], mix, vocals) -> str:
+        """From the text and, when a Whisper model is loaded, the voice (see songprep.language)."""
+        from songprep import language as lid
+
+        text = lid.text_scores(lines)
+        audio: dict[str, float] = {}
+        if self.model is not None:
+            from songprep.alignment import to_16k
+            from songprep.alignment.guide import activity, frame_db
+
+            vocal_16k = to_16k(vocals)
+            speech = lid.active_speech(to_16k(mix), activity(frame_db(vocal_16k)))
+            audio = lid.audio_scores(self.model, speech)
+        language, _ = lid.decide(text, audio)
+        return language
+
     def provenance(self) -> StageProvenance:
-        method = getattr(self, "method", self.resolve_options(self.options)["method"])
+        method = getattr(self, "method", None) or self.resolve_options(self.options)["method"]
+        if method == "whisper":
+            name = getattr(self, "model_name", None) or self.resolve_options(self.options)["model"]
+            return StageProvenance(self.name, f"{name} forced alignment + vocal-activity DTW", _version("whisper"))
         return StageProvenance(self.name, _MODELS[method], _version(method))
-
-
-def _script_language(lines: list[str]) -> str | None:
-    """The one language the text's script settles on its own: Han characters -> Chinese; else unknown."""
-    return "zh" if any(_HAN.search(line) for line in lines) else None
 
 
 def _version(method: str) -> str:
@@ -112,7 +158,7 @@ def _version(method: str) -> str:
         except OSError:
             return ""
         return out.split("text-to-speech:")[-1].split()[0] if "text-to-speech:" in out else out.strip()[:40]
-    package = {"sphinx": "pocketsphinx", "ctc": "torchaudio"}.get(method)
+    package = {"sphinx": "pocketsphinx", "ctc": "torchaudio", "whisper": "openai-whisper"}.get(method)
     if package is None:
         return ""
     try:

@@ -83,7 +83,13 @@ class Stage:
         return options
 
     def setup(self, ctx: StageContext) -> None:
-        """Once per worker, before any batch: import heavy libraries and load models here."""
+        """Once per worker, before any batch: import heavy libraries and load models here.
+
+        Compute threads are pinned first (``songprep.device.fix_threads``), so rows never depend on ``-j``.
+        """
+        from songprep.device import fix_threads
+
+        fix_threads()
         self.ctx = ctx
 
     def process_batch(self, items: list[SongItem]) -> list[SongItem]:

@@ -2,7 +2,11 @@
 
 Options (``PrepConfig.stage_options["transcribe"]``): ``model`` (``auto``, ``faster-whisper:large-v3``,
 ``whisper:base``, ...; "auto" is resolved before the config is hashed, so provenance names the model
-that ran), ``local_path`` (explicit weights), ``beam_size``. ``--language`` forces the language.
+that ran), ``local_path`` (explicit weights), ``beam_size``, ``reference_songs`` (``skip``, the default:
+songs with reference lyrics are not transcribed, because the Whisper aligner needs no transcript and
+transcription is most of the chain's time; ``transcribe``: they are, for the guide aligner's ASR
+anchors). ``--language`` forces the language. Decoding never samples (temperature 0): see
+:mod:`songprep.transcription.base`.
 
 The transcript goes to ``item.features["transcript"]`` (the align stage uses its words as anchors).
 A song without reference lyrics also gets its ``words``, ``lyrics`` (a line per Whisper phrase or
@@ -17,7 +21,8 @@ from songprep.errors import RejectError, UsageError
 from songprep.records import StageProvenance
 from songprep.stages.base import Resources, SongItem, Stage, StageContext
 
-KNOWN_OPTIONS = ("model", "local_path", "beam_size")
+KNOWN_OPTIONS = ("model", "local_path", "beam_size", "reference_songs", "decoding")
+REFERENCE_SONGS = ("skip", "transcribe")
 
 
 class TranscribeStage(Stage):
@@ -36,7 +41,15 @@ class TranscribeStage(Stage):
         if unknown:
             raise UsageError(f"unknown option(s) for stage transcribe: {', '.join(unknown)}; "
                              f"known: {', '.join(KNOWN_OPTIONS)}")
-        return {**options, "model": resolve_transcriber_name(options.get("model", "auto"))}
+        from songprep.transcription.base import DECODING
+
+        reference_songs = options.get("reference_songs", "skip")
+        if reference_songs not in REFERENCE_SONGS:
+            raise UsageError(f"transcribe: reference_songs must be one of {', '.join(REFERENCE_SONGS)}, "
+                             f"got {reference_songs!r}")
+        # decoding is recorded so that the hash (resume, provenance) changes if how we decode ever does
+        return {**options, "model": resolve_transcriber_name(options.get("model", "auto")),
+                "reference_songs": reference_songs, "decoding": DECODING}
 
     def setup(self, ctx: StageContext) -> None:
         from songprep.transcription import load_transcriber
@@ -51,6 +64,8 @@ class TranscribeStage(Stage):
             raise RuntimeError("stage transcribe used before setup()")
         if item.audio is None:
             raise RejectError("transcribe: no decoded audio (the decode stage must run first)")
+        if item.reference_lines and self.options.get("reference_songs", "skip") == "skip":
+            return item
         source = "vocals" if "vocals" in item.stems else "mix"
         audio = item.stems.get("vocals", item.audio)
         transcript = self.transcriber.transcribe(audio, self.config.language or None)

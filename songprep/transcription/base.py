@@ -1,5 +1,10 @@
 """What both Whisper backends share: gate the audio, pick the language, decode the voiced spans, finish.
 
+Decoding is beam search at temperature 0 only: Whisper's default temperature fallback (0.2, 0.4, ...
+when a segment looks repetitive or unlikely) *samples*, unseeded, so two runs on one song wrote
+different lyrics. Without the fallback the same audio gives the same words on every run; the loops it
+was meant to escape are cut by loop removal instead (``DECODING`` is recorded in provenance).
+
 A backend supplies only how its library detects a language and decodes with clip timestamps; the
 recipe around them (VAD gating, forced vs detected language, loop removal) is written once, here.
 """
@@ -22,6 +27,9 @@ from songprep.transcription import (
     to_16k_mono,
 )
 from songprep.transcription.gating import VoiceGate, clip_timestamps
+
+#: How both backends decode, recorded in every transcript's provenance.
+DECODING = "beam search, temperature 0 (no sampling fallback)"
 
 
 class GatedWhisper:

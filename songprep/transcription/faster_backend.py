@@ -30,7 +30,7 @@ class FasterWhisperTranscriber(GatedWhisper):
 
     def _decode(self, samples: np.ndarray, language: str, clips: Any) -> list[RawWord]:
         segments, _ = self.model.transcribe(
-            samples, language=language, beam_size=self.beam_size, word_timestamps=True,
+            samples, language=language, beam_size=self.beam_size, temperature=0.0, word_timestamps=True,
             condition_on_previous_text=not self.loops, vad_filter=False, clip_timestamps=clips)
         return [RawWord(w.word, w.start, w.end, w.probability, i)
                 for i, segment in enumerate(segments) for w in (segment.words or [])]

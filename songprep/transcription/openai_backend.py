@@ -97,7 +97,7 @@ class OpenAIWhisperTranscriber(GatedWhisper):
 
         result = whisper.transcribe(
             self.model, samples, language=language, word_timestamps=True, beam_size=self.beam_size,
-            best_of=self.beam_size, fp16=self.device.startswith("cuda"), condition_on_previous_text=not self.loops,
+            temperature=0.0, fp16=self.device.startswith("cuda"), condition_on_previous_text=not self.loops,
             clip_timestamps=clips, verbose=None)
         return [RawWord(w["word"], w["start"], w["end"], w.get("probability", 1.0), i)
                 for i, segment in enumerate(result["segments"]) for w in segment.get("words", [])]
