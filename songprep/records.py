@@ -13,7 +13,8 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1.1"  # 1.1: vocal_notes, midi_path, words[].pitch
+#: 1.1: vocal_notes, midi_path, words[].pitch. 1.2: lyrics_confidence.
+SCHEMA_VERSION = "1.2"
 SCHEMA_VERSION_KEY = b"songprep.schema_version"
 
 #: Section labels: LeVo's and SongPrep's set.
@@ -164,6 +165,9 @@ class Song:
     sections: list[Section] = field(default_factory=list)
     words: list[Word] = field(default_factory=list)
     alignment_coverage: float | None = None
+    #: How far the lyrics can be trusted, in [0, 1]: the median word probability Whisper gives them (reference
+    #: lyrics: teacher-forced; transcripts: as decoded). None when no model judged them.
+    lyrics_confidence: float | None = None
     vocals_path: str | None = None
     accompaniment_path: str | None = None
     vocal_notes: list[Note] = field(default_factory=list)
@@ -278,6 +282,7 @@ SONG_SCHEMA = _with_version(
             pa.field("sections", pa.list_(SECTION_TYPE), nullable=False),
             pa.field("words", pa.list_(WORD_TYPE), nullable=False),
             pa.field("alignment_coverage", pa.float64()),
+            pa.field("lyrics_confidence", pa.float64()),
             pa.field("vocals_path", pa.string()),
             pa.field("accompaniment_path", pa.string()),
             pa.field("vocal_notes", pa.list_(NOTE_TYPE), nullable=False),

@@ -9,6 +9,7 @@ dataset already holds for this config is skipped.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -30,7 +31,13 @@ ENGINES = ("local", "ray")
 
 @dataclass
 class RunOptions:
-    """How to run (never what to write): changing these does not change the dataset's rows."""
+    """How to run (never what to write): changing these does not change the dataset's rows.
+
+    ``jobs=0`` (what ``songprep prep`` passes by default) means one worker per CPU core this process
+    may use (one on a GPU, which the workers would share): compute threads are pinned to one per
+    worker (songprep.device.WORKER_THREADS), so the cores are used through processes. The library
+    default, 1, runs in-process.
+    """
 
     jobs: int = 1
     device: str = "auto"
@@ -90,6 +97,16 @@ class Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+def default_jobs(device: str) -> int:
+    """One worker per usable CPU core; one on a GPU."""
+    if device.startswith("cuda"):
+        return 1
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def batches(sources: list[SourceFile], size: int) -> list[list[SourceFile]]:
@@ -155,20 +172,21 @@ def prepare_corpus(in_dir: str | Path, out_dir: str | Path, config: PrepConfig |
     pending = [s for s in sources if s.id not in done]
     summary = RunSummary(out, len(sources), len(sources) - len(pending), 0, 0, 0.0)
     device = resolve_device(options.device) if pipeline.wants_gpu else "cpu"
+    jobs = options.jobs or default_jobs(device)
     work = batches(pending, options.batch_size)
     progress = Progress(len(sources), summary.skipped, options.progress)
     try:
         if options.engine == "ray":
             from songprep.ray_engine import ray_outcomes
 
-            outcomes = ray_outcomes(config, out, device, options.jobs, options.batch_size, pending,
+            outcomes = ray_outcomes(config, out, device, jobs, options.batch_size, pending,
                                     address=options.ray_address, progress=options.progress,
                                     gpus_per_actor=1.0 if device.startswith("cuda") else 0.0)
-        elif options.jobs <= 1 or len(work) <= 1:
+        elif jobs <= 1 or len(work) <= 1:
             pipeline.setup(StageContext(out, device))
             outcomes = _in_process(pipeline, work)
         else:
-            outcomes = _in_pool(config, out, device, min(options.jobs, len(work)), work)
+            outcomes = _in_pool(config, out, device, min(jobs, len(work)), work)
         for batch_outcomes, timings in outcomes:
             summary.add_timings(timings)
             for outcome in batch_outcomes:

@@ -69,6 +69,8 @@ class Alignment:
     method: str
     flagged: bool
     reason: str | None = None
+    #: The median word probability Whisper gives the text (whisper method only): the row's lyrics_confidence.
+    confidence: float | None = None
 
 
 def align_lyrics(reference_lines: list[str], vocals: Audio, language: str, asr_words: list[Word] | None = None,

@@ -9,7 +9,7 @@ import click
 from songprep.runner import RunOptions, RunSummary
 
 
-def run_options(jobs: int = 1, device: str = "auto", batch_size: int = 1, rows_per_shard: int = 256,
+def run_options(jobs: int = 0, device: str = "auto", batch_size: int = 1, rows_per_shard: int = 256,
                 overwrite: bool = False, retry_rejects: bool = False, quiet: bool = False) -> RunOptions:
     return RunOptions(jobs=jobs, device=device, batch_size=batch_size, rows_per_shard=rows_per_shard,
                       overwrite=overwrite, retry_rejects=retry_rejects, progress=not quiet and sys.stderr.isatty())

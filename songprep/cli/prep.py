@@ -27,6 +27,9 @@ from songprep.runner import ENGINES
                    "weights are here, else Spleeter, whose weights ship with songprep).")
 @click.option("--asr", default="auto", show_default=True,
               help="Stage transcribe: faster-whisper:<size>, whisper:<size>, or auto (the best model on this machine).")
+@click.option("--min-lyrics-confidence", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0),
+              help="Reject songs whose transcript's lyrics_confidence (median Whisper word probability) is below "
+                   "this, so unreliable transcripts do not become training lyrics (0: keep all).")
 @click.option("--notes", "with_notes", is_flag=True,
               help="Add the notes stage: vocal melody and accompaniment notes, words' pitch, OUT/midi/<id>.mid.")
 @click.option("--vocal-notes", default="pyin", show_default=True, help="Stage notes: the vocal melody backend.")
@@ -36,7 +39,9 @@ from songprep.runner import ENGINES
 @click.option("--mono", is_flag=True, help="Work in mono (default: stereo).")
 @click.option("--max-duration", default=1800.0, show_default=True, help="Reject files longer than this (s).")
 @click.option("--min-duration", default=1.0, show_default=True, help="Reject files shorter than this (s).")
-@click.option("-j", "--jobs", default=1, show_default=True, help="Worker processes.")
+@click.option("-j", "--jobs", default=0, show_default=True,
+              help="Worker processes; 0: one per CPU core (one on a GPU). Each computes on one thread, so the "
+                   "rows never depend on -j.")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @click.option("--batch-size", default=1, show_default=True, help="Songs per stage call.")
 @click.option("--rows-per-shard", default=256, show_default=True, help="Rows per Parquet shard.")
@@ -47,8 +52,8 @@ from songprep.runner import ENGINES
 @click.option("--ray-address", help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def prep(in_dir: Path, out_dir: Path, lyrics_dir: Path | None, language: str | None, stages: str,
-         separator: str, asr: str, with_notes: bool, vocal_notes: str, accompaniment_notes: str, sample_rate: int,
-         mono: bool, max_duration: float, min_duration: float,
+         separator: str, asr: str, min_lyrics_confidence: float, with_notes: bool, vocal_notes: str,
+         accompaniment_notes: str, sample_rate: int, mono: bool, max_duration: float, min_duration: float,
          jobs: int, device: str, batch_size: int, rows_per_shard: int, overwrite: bool, retry_rejects: bool,
          engine: str,
          ray_address: str | None, quiet: bool) -> None:
@@ -58,6 +63,9 @@ def prep(in_dir: Path, out_dir: Path, lyrics_dir: Path | None, language: str | N
     chain = tuple(s.strip() for s in stages.split(",") if s.strip())
     if with_notes and "notes" not in chain:
         chain += ("notes",)
+    transcribe = {"model": asr}
+    if min_lyrics_confidence:  # only when set, so datasets made without it keep their config hash
+        transcribe["min_confidence"] = min_lyrics_confidence
     config = PrepConfig(
         stages=chain,
         sample_rate=sample_rate,
@@ -66,7 +74,7 @@ def prep(in_dir: Path, out_dir: Path, lyrics_dir: Path | None, language: str | N
         max_duration_s=max_duration,
         language=language,
         lyrics_dir=str(lyrics_dir.resolve()) if lyrics_dir else None,
-        stage_options={"separate": {"model": separator}, "transcribe": {"model": asr},
+        stage_options={"separate": {"model": separator}, "transcribe": transcribe,
                        "notes": {"vocal": vocal_notes, "accompaniment": accompaniment_notes}},
     )
     options = run_options(jobs, device, batch_size, rows_per_shard, overwrite, retry_rejects, quiet)

@@ -119,6 +119,7 @@ class AlignStage(Stage):
             word.section = -1  # the structure stage assigns sections
         song.words = alignment.words
         song.alignment_coverage = alignment.coverage
+        song.lyrics_confidence = alignment.confidence
         song.lyrics = "\n".join(item.reference_lines)
         song.lyrics_source = "reference"
         return item

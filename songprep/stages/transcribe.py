@@ -21,8 +21,21 @@ from songprep.errors import RejectError, UsageError
 from songprep.records import StageProvenance
 from songprep.stages.base import Resources, SongItem, Stage, StageContext
 
-KNOWN_OPTIONS = ("model", "local_path", "beam_size", "reference_songs", "decoding")
+KNOWN_OPTIONS = ("model", "local_path", "beam_size", "reference_songs", "decoding", "min_confidence")
 REFERENCE_SONGS = ("skip", "transcribe")
+
+
+class LowConfidenceError(RejectError):
+    """A transcript too unreliable to become training lyrics (``--min-lyrics-confidence``)."""
+
+
+def transcript_confidence(transcript) -> float | None:
+    """The median probability of the transcript's words (None when nothing was heard: an instrumental)."""
+    if not transcript.words:
+        return None
+    import numpy as np
+
+    return round(float(np.median([w.score for w in transcript.words])), 4)
 
 
 class TranscribeStage(Stage):
@@ -80,6 +93,11 @@ class TranscribeStage(Stage):
                 w.section = -1
             song.lyrics = "\n".join(line for line in transcript.line_texts() if line)
             song.lyrics_source = "transcript"
+            song.lyrics_confidence = transcript_confidence(transcript)
+            floor = float(self.options.get("min_confidence") or 0.0)
+            if song.lyrics_confidence is not None and song.lyrics_confidence < floor:
+                raise LowConfidenceError(f"transcribe: transcript confidence {song.lyrics_confidence:.2f} is below "
+                                         f"--min-lyrics-confidence {floor:g} (give reference lyrics, or lower it)")
         return item
 
     def provenance(self) -> StageProvenance:

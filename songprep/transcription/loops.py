@@ -2,8 +2,10 @@
 
 A loop is a unit of 1–4 words (compared case- and punctuation-blind) repeated back to back more
 often than a song plausibly repeats it, or one word made of many hyphen-joined copies of a
-syllable. Real lyrics repeat too ("la la la", "baby baby baby baby"), so up to ``max_repeats``
-copies are kept; only the excess is removed, and every removal is reported.
+syllable. Real lyrics repeat too ("na na na na na na na na", "baby baby baby baby", a hook sung
+eight times), so up to ``max_repeats`` copies are kept (16: a sung run of one unit longer than that
+is rare, a decoder loop of 20-100 copies is not); only the excess is removed, and every removal is
+reported.
 """
 
 from __future__ import annotations
@@ -43,11 +45,13 @@ def normalise(word: str) -> str:
     return _NON_WORD.sub("", word.lower())
 
 
-def collapse_stutter(word: str, max_repeats: int = 3) -> str:
-    """``"a-a-a-a-a-a"`` -> ``"a-a-a"``: a hyphen-joined syllable repeated past ``max_repeats`` copies.
+def collapse_stutter(word: str, max_repeats: int = 8) -> str:
+    """``"a-a-a-a-a-a-a-a-a-a"`` -> ``"a-a-a-a-a-a-a-a"``: a hyphen-joined syllable repeated past ``max_repeats``.
 
-    >>> collapse_stutter("a-a-a-a-a-a")
+    >>> collapse_stutter("a-a-a-a-a-a", max_repeats=3)
     'a-a-a'
+    >>> collapse_stutter("na-na-na-na")
+    'na-na-na-na'
     >>> collapse_stutter("well-known")
     'well-known'
     """
@@ -65,7 +69,7 @@ def _copies(keys: list[str], start: int, n: int) -> int:
     return copies
 
 
-def remove_loops(words: list[Word], max_repeats: int = 6, max_unit: int = 4) -> LoopReport:
+def remove_loops(words: list[Word], max_repeats: int = 16, max_unit: int = 4) -> LoopReport:
     """Cut repetition loops down to ``max_repeats`` copies of their unit; words keep their times.
 
     >>> ws = [Word(w, i, i + 0.5) for i, w in enumerate("oh oh oh oh oh oh oh oh yeah".split())]
