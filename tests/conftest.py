@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -101,3 +102,18 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+#: Real songs with human annotations, beside the repository (never inside it: licences). CI has them.
+REAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "real"
+
+
+@pytest.fixture(scope="session")
+def real_dir() -> Path:
+    """``../shared/real``; a missing folder fails under CI (where it must be) and skips elsewhere."""
+    if not (REAL_DIR / "jamendolyrics-dev" / "meta.csv").is_file():
+        message = f"the real dev songs are not at {REAL_DIR}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return REAL_DIR

@@ -203,3 +203,14 @@ def test_full_form_songs(tmp_path: Path):
         s = score(truth.sections, sections)
         assert {"intro", "verse", "chorus", "inst", "bridge", "outro"} <= {x.label for x in sections}
         assert s.hr3_f >= 0.9 and s.hr05_f >= 0.85 and s.accuracy >= 0.9, (truth.name, s, sections)
+
+
+def test_stem_bleed_without_any_heard_word_is_an_instrumental(truth_corpus: Path):
+    """Melodic accompaniment bled into a 'vocal' stem is not singing when no word was heard in it."""
+    truth = load_corpus(truth_corpus)[0]
+    backing = audio_io.decode(truth_corpus / truth.paths.accompaniment)
+    bleed = audio_io.Audio(backing.samples * 0.3, backing.sample_rate)  # the stem a separator leaves
+    feats = song_features(backing, vocals=bleed)
+    sections = segment(feats, words=[])  # a transcript that heard nothing
+    assert {s.label for s in sections} <= {"intro", "inst", "outro", "silence"}
+    assert any(s.label not in ("intro", "inst", "outro", "silence") for s in segment(feats, words=None))

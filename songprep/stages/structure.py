@@ -23,7 +23,9 @@ class StructureStage(Stage):
     def process(self, item: SongItem) -> SongItem:
         song = item.song
         feats = song_features(item)
-        song.sections = segment(feats, words=song.words or None)
+        # words known (aligned, or transcribed even to nothing) or not judged at all (None)
+        words = song.words if (song.words or song.lyrics_source is not None) else None
+        song.sections = segment(feats, words=words)
         if song.words:
             assign_word_sections(song.words, song.sections)
         return item

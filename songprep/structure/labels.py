@@ -2,7 +2,10 @@
 
 1. ``silence``: a segment whose bars are all far below the song's loud level (``BarFeatures.silent``).
 2. Singing (vocal stem, else aligned words): segments without it are ``intro`` before the first sung
-   segment, ``outro`` after the last, ``inst`` in between.
+   segment, ``outro`` after the last, ``inst`` in between. When the song's words are known (aligned
+   lyrics, or a transcript, even an empty one), a segment sings only if words fall in it too: a
+   separated stem carries bleed of melodic instruments (a real instrumental track scored 87% "sung"
+   on stem energy alone), while Whisper behind voice-activity gating hears no words there.
 3. Sung segments are grouped by repetition: two segments repeat when their bars, aligned from their
    starts, match in harmony (beat-stacked chroma) and timbre.
 4. The chorus is the group that repeats most, with the most repeated lyrics (when words are known)
@@ -48,13 +51,15 @@ def label_segments(bars: BarFeatures, starts: list[int], words: list[Word] | Non
     """Label the segments that begin at bar indices ``starts`` (first 0, in order)."""
     ends = [*starts[1:], bars.n_bars]
     segments = [Segment(a, b) for a, b in zip(starts, ends)]
-    word_bars = _words_per_bar(bars, words) if words else None
+    word_bars = _words_per_bar(bars, words) if words is not None else None
     for seg in segments:
         span = slice(seg.start_bar, seg.end_bar)
         seg.rms_db = float(10 * np.log10(np.mean(10 ** (bars.rms_db[span] / 10))))
         if bars.vocal is not None:
             seg.sung = float(bars.vocal[span].mean()) >= SUNG_SHARE
-        elif word_bars is not None:
+            if word_bars is not None:
+                seg.sung = seg.sung and bool(word_bars[span].sum() > 0)
+        elif word_bars is not None and word_bars.any():
             seg.sung = float((word_bars[span] > 0).mean()) >= 0.5
     _group_by_repetition(bars, segments)
     merged = merge_repeated_neighbours(segments)
@@ -100,8 +105,8 @@ def merge_repeated_neighbours(segments: list[Segment]) -> list[Segment]:
 
 def _label_with_singing(segments: list[Segment]) -> None:
     sung = [s for s in segments if s.sung and not s.label]
-    if not sung:  # an instrumental: one long inst, framed by intro/outro where energy says so
-        _label_without_singing(segments)
+    if not sung:  # an instrumental: inst, framed by intro/outro where energy says so
+        _label_instrumental(segments)
         return
     first, last = sung[0].start_bar, sung[-1].start_bar
     for seg in segments:
@@ -138,6 +143,20 @@ def _label_sung(sung: list[Segment]) -> None:
             seg.label = "bridge"
         else:
             seg.label = "verse"
+
+
+def _label_instrumental(segments: list[Segment]) -> None:
+    """Evidence says nobody sings: quiet ends are intro/outro, everything else inst."""
+    open_ = [s for s in segments if not s.label]
+    if not open_:
+        return
+    median_db = float(np.median([s.rms_db for s in open_]))
+    if len(open_) >= 3 and open_[0].rms_db < median_db - 1.0:
+        open_[0].label = "intro"
+    if len(open_) >= 3 and open_[-1].rms_db < median_db - 1.0:
+        open_[-1].label = "outro"
+    for seg in open_:
+        seg.label = seg.label or "inst"
 
 
 def _label_without_singing(segments: list[Segment]) -> None:
