@@ -200,6 +200,9 @@ def test_align_stage_writes_words_and_coverage(truth_corpus, songs):
     errors = np.array([abs(w.start_s - t.start_s) for w, t in zip(song.words, truth.words)])
     assert np.median(errors) <= CLEAN_MEDIAN_BOUND_S  # Whisper placement, sharpened by the guide
     assert 0.0 < song.alignment_coverage <= 1.0
+    from songprep.alignment import MIN_MEDIAN_PROBABILITY
+
+    assert MIN_MEDIAN_PROBABILITY < song.lyrics_confidence <= 1.0
     assert song.lyrics_source == "reference" and song.language == "es"
 
 

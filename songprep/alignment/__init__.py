@@ -173,7 +173,7 @@ def whisper_verdict(ref: list[RefWord], starts: np.ndarray, ends: np.ndarray, pr
     if median < MIN_MEDIAN_PROBABILITY:
         reason = (f"Whisper hears these words with a median probability of {median:.2f} "
                   f"(lyrics that match score 0.25 or more; need {MIN_MEDIAN_PROBABILITY})")
-    return Alignment(words, round(coverage, 4), "whisper", reason is not None, reason)
+    return Alignment(words, round(coverage, 4), "whisper", reason is not None, reason, round(median, 4))
 
 
 def to_16k(audio: Audio) -> np.ndarray:
