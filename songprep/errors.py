@@ -41,3 +41,9 @@ class DatasetMismatchError(SongprepError):
     """An output directory already holds a dataset written with another config or schema."""
 
     exit_code = 4
+
+
+class InternalFailures(SongprepError):
+    """A run finished, but songprep itself failed on some songs (they are retried by the next run)."""
+
+    exit_code = 5

@@ -1,12 +1,15 @@
 """Running a chain of stages over a batch of songs in one process, with per-song failure isolation.
 
 Both runners (the local process pool and Ray Data) call :class:`Pipeline`; a stage that raises on a
-batch is retried song by song, so one bad song becomes one reject and the rest go on.
+batch is retried song by song, so one bad song becomes one reject and the rest go on. A
+:class:`~songprep.errors.RejectError` is the song's own problem (kind ``input``); any other exception
+is songprep's (kind ``internal``): it keeps its traceback, is logged, and the song is retried next run.
 """
 
 from __future__ import annotations
 
 import time
+import traceback
 from dataclasses import replace
 
 from songprep import __version__
@@ -92,7 +95,12 @@ class Pipeline:
     def _isolate(self, stage: Stage, item: SongItem, outcomes: dict[str, Song | Reject]) -> list[SongItem]:
         try:
             return stage.process_batch([item])
-        except Exception as err:
+        except RejectError as err:  # the song's own problem: final
             src = item.source
             outcomes[src.id] = Reject(src.id, src.rel_path, stage.name, reason_of(err), self.config_hash)
+            return []
+        except Exception as err:  # songprep's problem (a bug, memory, a missing model): logged, retried next run
+            src = item.source
+            outcomes[src.id] = Reject(src.id, src.rel_path, stage.name, reason_of(err), self.config_hash,
+                                      kind="internal", detail=traceback.format_exc())
             return []

@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-#: 1.1: vocal_notes, midi_path, words[].pitch. 1.2: lyrics_confidence.
+#: 1.1: vocal_notes, midi_path, words[].pitch. 1.2: lyrics_confidence; rejects.kind.
 SCHEMA_VERSION = "1.2"
 SCHEMA_VERSION_KEY = b"songprep.schema_version"
 
@@ -198,18 +198,39 @@ class Song:
         return cls(**data)
 
 
+#: Why a song is not in the dataset: its own input problem (final) or songprep's internal failure (retried).
+REJECT_KINDS = ("input", "internal")
+
+
 @dataclass
 class Reject:
-    """An input that did not make it into the dataset, and why."""
+    """An input that did not make it into the dataset, and why.
+
+    ``kind`` is ``"input"`` for a problem with the song itself (corrupt, silent, too long, lyrics that
+    do not match: final until ``--retry-rejects``) or ``"internal"`` for a failure of songprep (a bug,
+    out of memory, a missing model): those are logged with their traceback (``detail``, not a column)
+    and retried by the next run.
+
+    >>> Reject("a-1", "a.flac", "decode", "empty file").kind
+    'input'
+    """
 
     id: str
     source_path: str
     stage: str
     reason: str
     config_hash: str = ""
+    kind: str = "input"
+    detail: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in REJECT_KINDS:
+            raise ValueError(f"reject kind must be one of {REJECT_KINDS}, got {self.kind!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data.pop("detail")
+        return data
 
 
 SECTION_TYPE = pa.struct(
@@ -301,6 +322,7 @@ REJECT_SCHEMA = _with_version(
             pa.field("stage", pa.string(), nullable=False),
             pa.field("reason", pa.string(), nullable=False),
             pa.field("config_hash", pa.string(), nullable=False),
+            pa.field("kind", pa.string(), nullable=False),
         ]
     ),
     "rejects",

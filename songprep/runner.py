@@ -11,9 +11,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+import traceback
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +70,10 @@ class RunSummary:
     audio_seconds: float = 0.0
     reject_reasons: dict[str, str] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    #: source_path -> "stage: reason" of songs songprep itself failed on (tracebacks in ``error_log``);
+    #: they are not done: the next run retries them.
+    internal_errors: dict[str, str] = field(default_factory=dict)
+    error_log: Path | None = None
 
     def add_timings(self, timings: dict[str, float]) -> None:
         for name, seconds in timings.items():
@@ -136,19 +142,38 @@ def _in_process(pipeline: Pipeline, work: list[list[SourceFile]]) -> Iterator[Ou
         yield pipeline.run(batch), pipeline.take_timings()
 
 
+def _worker_died(batch: list[SourceFile], config: PrepConfig, err: BaseException) -> Outcomes:
+    """A batch whose worker process died (killed, out of memory): internal failures, retried next run."""
+    reason = f"worker process died ({type(err).__name__}): out of memory, or killed"
+    return [Reject(s.id, s.rel_path, "worker", reason, config.config_hash(), kind="internal",
+                   detail="".join(traceback.format_exception(err))) for s in batch], {}
+
+
 def _in_pool(config: PrepConfig, out_dir: Path, device: str, jobs: int,
              work: list[list[SourceFile]]) -> Iterator[Outcomes]:
     """Results in input order (so runs are reproducible); at most two batches per worker in flight."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
                              initargs=(config, out_dir, device)) as pool:
-        in_flight: deque[Future] = deque()
+        in_flight: deque[tuple[list[SourceFile], Future]] = deque()
+
+        def take() -> Outcomes:
+            batch, future = in_flight.popleft()
+            try:
+                return future.result()
+            except BrokenProcessPool as err:
+                return _worker_died(batch, config, err)
+
         for batch in work:
-            in_flight.append(pool.submit(_run_in_worker, batch))
+            try:
+                in_flight.append((batch, pool.submit(_run_in_worker, batch)))
+            except BrokenProcessPool as err:  # the pool is gone: what is left is retried next run
+                yield _worker_died(batch, config, err)
+                continue
             if len(in_flight) >= 2 * jobs:
-                yield in_flight.popleft().result()
+                yield take()
         while in_flight:
-            yield in_flight.popleft().result()
+            yield take()
 
 
 # -- driver --------------------------------------------------------------------------------------
@@ -195,6 +220,9 @@ def prepare_corpus(in_dir: str | Path, out_dir: str | Path, config: PrepConfig |
                 if isinstance(outcome, Song):
                     summary.written += 1
                     summary.audio_seconds += outcome.duration_s
+                elif outcome.kind == "internal":
+                    summary.internal_errors[outcome.source_path] = f"{outcome.stage}: {outcome.reason}"
+                    summary.error_log = writer.error_log
                 else:
                     summary.rejected += 1
                     summary.reject_reasons[outcome.source_path] = f"{outcome.stage}: {outcome.reason}"

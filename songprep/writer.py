@@ -3,7 +3,8 @@
 Layout::
 
     OUT/songs/part-00000.parquet     one row per song (SONG_SCHEMA)
-    OUT/rejects/part-00000.parquet   id, source_path, stage, reason (REJECT_SCHEMA)
+    OUT/rejects/part-00000.parquet   id, source_path, stage, reason, kind (REJECT_SCHEMA)
+    OUT/logs/errors.log              tracebacks of internal failures (kind "internal": retried next run)
     OUT/stems/<id>/*.flac            written by the stages that make stems
     OUT/manifest.json                schema version, config, counts, tool versions
 
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from songprep import __version__
@@ -123,6 +125,7 @@ class DatasetWriter:
         if retry_rejects:  # rejects are derived from inputs that are still there: dropping them loses nothing
             for path in shard_paths(self.rejects_dir):
                 path.unlink()
+        self._drop_internal_rejects()
         self.state = self._read_state()
         self._songs: list[Song] = []
         self._rejects: list[Reject] = []
@@ -133,6 +136,26 @@ class DatasetWriter:
     def completed_ids(self) -> set[str]:
         """Ids already written as songs or rejects: a rerun skips them."""
         return self.state.song_ids | self.state.reject_ids
+
+    def _drop_internal_rejects(self) -> None:
+        """Internal failures of an earlier run are not final: their rows go, so this run retries those songs.
+
+        Each shard holding such rows is rewritten without them (atomically); their tracebacks stay in
+        ``logs/errors.log``.
+        """
+        for path in shard_paths(self.rejects_dir):
+            table = pq.read_table(path)
+            if "kind" not in table.column_names:
+                continue
+            keep = pc.not_equal(table.column("kind"), "internal")
+            if pc.all(keep).as_py():
+                continue
+            kept = table.filter(keep)
+            if kept.num_rows == 0:
+                path.unlink()
+                continue
+            with atomic_path(path) as tmp:
+                pq.write_table(kept, tmp, compression="zstd")
 
     def _read_state(self) -> DatasetState:
         songs = read_ids(self.songs_dir, ("id", "source_path", "content_sha256"))
@@ -211,6 +234,8 @@ class DatasetWriter:
             self._songs.append(outcome)
             self.state.song_ids.add(outcome.id)
         else:
+            if outcome.kind == "internal":
+                self.log_internal(outcome)
             self._rejects.append(outcome)
             self.state.reject_ids.add(outcome.id)
             self.state.reject_stages[outcome.stage] += 1
@@ -218,6 +243,17 @@ class DatasetWriter:
         if pending >= self.rows_per_shard or time.monotonic() - self._last_flush >= self.flush_interval_s:
             self.flush()
         return outcome
+
+    @property
+    def error_log(self) -> Path:
+        return self.out_dir / "logs" / "errors.log"
+
+    def log_internal(self, reject: Reject) -> None:
+        """Append an internal failure with its traceback to ``logs/errors.log`` (the rejects row says where)."""
+        self.error_log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.error_log, "a", encoding="utf-8") as log:
+            log.write(f"=== {_now()} {reject.id} ({reject.source_path}), stage {reject.stage}: {reject.reason}\n")
+            log.write((reject.detail or "(no traceback)").rstrip() + "\n\n")
 
     def flush(self) -> None:
         """Write buffered rows as new shards (songs first, then rejects) and refresh the manifest."""

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from songprep.errors import InternalFailures
 from songprep.runner import RunOptions, RunSummary
 
 
@@ -26,3 +27,9 @@ def print_summary(summary: RunSummary) -> None:
         click.echo(f"  time in stages (summed over workers): {busy}")
     for path, reason in sorted(summary.reject_reasons.items()):
         click.echo(f"  rejected {path}: {reason}")
+    for path, reason in sorted(summary.internal_errors.items()):
+        click.echo(f"songprep: internal error on {path} in {reason}", err=True)
+    if summary.internal_errors:
+        raise InternalFailures(f"{len(summary.internal_errors)} song(s) failed inside songprep (a bug, out of "
+                               f"memory or a missing model), not because of their input; tracebacks in "
+                               f"{summary.error_log}; rerun the same command to retry them")
