@@ -27,7 +27,10 @@ from importlib import metadata
 from songprep.errors import UsageError
 from songprep.evaluation.normalise import LANGUAGES
 
-ESPEAK_VOICES = {"en": "en-us", "es": "es", "ja": "ja", "zh": "cmn"}
+ESPEAK_VOICES = {"en": "en-us", "es": "es", "ja": "ja", "zh": "cmn", "fr": "fr-fr", "de": "de", "it": "it",
+                 "pt": "pt", "ko": "ko"}
+#: Languages phonemized by espeak-ng directly, word by word.
+ESPEAK_DIRECT = ("en", "es", "fr", "de", "it", "pt", "ko")
 _LATIN_WORD = re.compile(r"[a-z][a-z']*")
 
 
@@ -75,7 +78,7 @@ def g2p_choices(languages: tuple[str, ...] = LANGUAGES) -> dict[str, dict[str, s
     espeak = f"phonemizer {_version('phonemizer')}, espeak-ng {espeak_version()}"
     out = {}
     for lang in languages:
-        if lang in ("en", "es"):
+        if lang in ESPEAK_DIRECT:
             choice = G2PChoice(lang, f"espeak-ng ({ESPEAK_VOICES[lang]})", espeak, "phone",
                                "stress off; each distinct word phonemized once (context-free)")
         elif lang == "zh":

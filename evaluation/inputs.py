@@ -7,6 +7,8 @@ either at its top level or under ``audios/`` (LeVo's own output layout ``DIR/aud
 System(name='base', directory=PosixPath('out/levo'))
 >>> detect_language("我爱你"), detect_language("¿Dónde estás?"), detect_language("I love you")
 ('zh', 'es', 'en')
+>>> detect_language("la la la") is None   # cannot be told: refused, never scored as English
+True
 """
 
 from __future__ import annotations
@@ -22,11 +24,10 @@ from songprep.lyrics.prompts import read_levo_prompts
 
 _KANA = re.compile(r"[\u3040-\u30ff\uff66-\uff9f]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
-_SPANISH_MARKS = re.compile(r"[ñáéíóúü¿¡]", re.IGNORECASE)
-_SPANISH_WORDS = frozenset("el la los las de que y en un una por con para es no se mi tu yo te me lo como más pero "
-                           "sin sobre cuando porque estás está soy eres corazón amor vida quiero".split())
-_ENGLISH_WORDS = frozenset("the a and to of i you me my we in on is it that for with your be this love all so oh "
-                           "take home night tonight heart never what when can don't i'm just like".split())
+_HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
+#: py3langid must give the language at least this posterior: below it the text does not say (a few words,
+#: "la la la"), and the prompt is refused rather than scored in a guessed language.
+MIN_TEXT_PROBABILITY = 0.5
 
 
 @dataclass(frozen=True)
@@ -54,19 +55,32 @@ def parse_system(spec: str) -> System:
     return System(name.strip(), Path(directory.strip()))
 
 
-def detect_language(text: str) -> str:
-    """en, zh, es or ja from the text alone: kana -> ja, han -> zh, Spanish marks or words -> es, else en."""
+def detect_language(text: str) -> str | None:
+    """The lyric's language from its text: the script for ja/zh/ko, else py3langid (songprep.language)
+    when it is sure and the language is one the evaluator scores; None when the text does not tell."""
     if _KANA.search(text):
         return "ja"
     if _HAN.search(text):
         return "zh"
-    if _SPANISH_MARKS.search(text):
-        return "es"
-    words = re.findall(r"[a-záéíóúñü]+", text.lower())
-    spanish = sum(w in _SPANISH_WORDS for w in words)
-    if words and spanish / len(words) > 0.15 and spanish > sum(w in _ENGLISH_WORDS for w in words):
-        return "es"
-    return "en"
+    if _HANGUL.search(text):
+        return "ko"
+    from songprep.language import text_language
+
+    language, probability = text_language(text.splitlines() or [text])
+    if language in LANGUAGES and probability >= MIN_TEXT_PROBABILITY:
+        return language
+    return None
+
+
+def prompt_language(given: str | None, lyrics: str, where: str) -> str:
+    """The prompt's own ``language`` field, else the text's; refuses one that cannot be told or scored."""
+    language = given or detect_language(lyrics)
+    if language is None:
+        raise UsageError(f"{where}: the language of this lyric cannot be told from its text; give the row a "
+                         f"\"language\" field (one of {', '.join(LANGUAGES)})")
+    if language not in LANGUAGES:
+        raise UsageError(f"{where}: language {language!r} not one of {', '.join(LANGUAGES)}")
+    return language
 
 
 def reference_lyrics(markup: str) -> str:
@@ -86,9 +100,7 @@ def load_prompts(path: str | Path) -> list[Prompt]:
     prompts: list[Prompt] = []
     for row in read_levo_prompts(path):
         lyrics = reference_lyrics(row.lyric)
-        language = row.language or detect_language(lyrics)
-        if language not in LANGUAGES:
-            raise UsageError(f"{path.name} line {row.line}: language {language!r} not one of {', '.join(LANGUAGES)}")
+        language = prompt_language(row.language, lyrics, f"{path.name} line {row.line}")
         prompts.append(Prompt(row.idx, lyrics, language, row.descriptions, row.lyric))
     return prompts
 
@@ -105,9 +117,8 @@ def _dataset_prompts(root: Path) -> list[Prompt]:
         lyrics = str(getattr(row, "lyrics", "") or "")
         if not lyrics.strip():
             continue
-        language = str(getattr(row, "language", "") or "") or detect_language(lyrics)
-        prompts.append(Prompt(str(row.id), lyrics, language if language in LANGUAGES else detect_language(lyrics),
-                              "", str(getattr(row, "levo_lyric", "") or "")))
+        language = prompt_language(str(getattr(row, "language", "") or "") or None, lyrics, f"song {row.id}")
+        prompts.append(Prompt(str(row.id), lyrics, language, "", str(getattr(row, "levo_lyric", "") or "")))
     return prompts
 
 

@@ -17,7 +17,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
-LANGUAGES = ("en", "zh", "es", "ja")
+#: What the evaluator scores: the languages with a g2p here (espeak-ng for the alphabetic ones).
+LANGUAGES = ("en", "zh", "es", "ja", "fr", "de", "it", "pt", "ko")
 NORMALISER_VERSION = "1"
 
 _CJK = (
@@ -52,7 +53,7 @@ def normaliser_rules() -> dict[str, str]:
         "case": "lower case (str.lower)",
         "punctuation": "every Unicode punctuation/symbol character becomes a space; apostrophes inside a word "
                        "are kept (don't, l'amour)",
-        "numbers": "digits spelled out in the song's language (num2words for en/es/ja; a built-in reader for zh)",
+        "numbers": "digits spelled out in the song's language (num2words; a built-in reader for zh)",
         "cjk": "han, hiragana and katakana split into one token per character (WER on zh/ja counts characters)",
         "whitespace": "collapsed to single spaces",
     }

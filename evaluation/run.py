@@ -53,6 +53,9 @@ class EvalConfig:
     separate: bool = True
     separator: str = "auto"
     transcriber: str = "auto"
+    #: Voice-activity gating and repetition-loop removal around Whisper (both change WER/PER; both recorded).
+    gate: bool = True
+    loops: bool = True
     aesthetics: tuple[str, ...] = ("audiobox", "songeval")
     audiobox_checkpoint: str | None = None
     songeval_checkpoint: str | None = None
@@ -153,7 +156,8 @@ def _load_components(config: EvalConfig, transcriber: Any, separator: Any, score
         parts.transcriber = transcriber
         if parts.transcriber is None:
             parts.transcriber, reason = _try_load("songprep.transcription", "load_transcriber",
-                                                  config.transcriber, config.device)
+                                                  config.transcriber, config.device, gate=config.gate,
+                                                  loops=config.loops)
             if reason:
                 parts.not_computed["per"] = f"no transcriber: {reason}"
         if config.separate and parts.transcriber is not None:
@@ -182,7 +186,7 @@ def _load_components(config: EvalConfig, transcriber: Any, separator: Any, score
     return parts
 
 
-def _try_load(module: str, function: str, name: str, device: str) -> tuple[Any, str]:
+def _try_load(module: str, function: str, name: str, device: str, **options: Any) -> tuple[Any, str]:
     import importlib
 
     try:
@@ -190,9 +194,22 @@ def _try_load(module: str, function: str, name: str, device: str) -> tuple[Any, 
     except (ImportError, AttributeError) as err:
         return None, f"{module}.{function} is not available ({err})"
     try:
-        return loader(name=name, device=device), ""
+        return loader(name=name, device=device, **options), ""
     except ModelNotFoundError as err:
         return None, str(err)
+
+
+def transcription_switches(transcriber: Any) -> dict[str, str]:
+    """Whether gating and loop removal ran, and how Whisper decoded: each changes the error rates."""
+    from songprep.transcription.base import DECODING
+
+    gate = getattr(transcriber, "gate", None)
+    gating = (f"silero-vad ({gate.config})" if gate is not None and hasattr(gate, "config")
+              else ("on" if gate else "off"))
+    loops = getattr(transcriber, "loops", None)
+    return {"voice_activity_gating": gating,
+            "loop_removal": "unknown" if loops is None else ("on" if loops else "off"),
+            "decoding": DECODING}
 
 
 def build_protocol(config: EvalConfig, parts: _Components, languages: set[str]) -> Protocol:
@@ -210,7 +227,8 @@ def build_protocol(config: EvalConfig, parts: _Components, languages: set[str]) 
         protocol.parts["per"] = {
             "separation": describe_model(parts.separator) if parts.separator is not None else "off (the mix is "
                                                                                                   "transcribed)",
-            "transcription": {**describe_model(parts.transcriber), "language": "forced from the prompt"},
+            "transcription": {**describe_model(parts.transcriber), "language": "forced from the prompt",
+                              **transcription_switches(parts.transcriber)},
             "normaliser": normaliser_rules(),
             "g2p": g2p_choices(tuple(sorted(languages))),
             "alignment": "Levenshtein with unit costs (jiwer.process_words over phone / word / character tokens)",

@@ -209,8 +209,8 @@ def fit_duration_model(songs: Sequence[Song]) -> dict[str, Any]:
             "songs": len(songs)}
 
 
-def lyric_language(lyric: str) -> str:
-    """The language of a LeVo lyric's sung words (the evaluator's detector: en, zh, es or ja)."""
+def lyric_language(lyric: str) -> str | None:
+    """The language of a LeVo lyric's sung words (the evaluator's detector); None when the text does not tell."""
     from songprep.evaluation.inputs import detect_language, reference_lyrics
 
     return detect_language(reference_lyrics(lyric))

@@ -44,3 +44,27 @@ def test_unusual_but_valid_audio_is_described_by_its_source(bad_run):
     assert songs.loc["six-channel.wav", "channels"] == 6
     assert songs.loc["clipping-noise.wav", "peak_dbfs"] == pytest.approx(0.0, abs=0.01)
     assert songs.loc["pcm-8bit.wav", "duration_s"] == pytest.approx(3.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["local", "ray"])
+def test_the_full_default_chain_gives_every_file_one_readable_outcome(tmp_path, engine):
+    """The whole default chain (separate, transcribe, align, structure, markup) on the bad-input corpus:
+    each file once, as a row or an input reject with a one-line reason; nothing is an internal failure."""
+    from songprep.config import PrepConfig
+
+    expected = build_bad_corpus(tmp_path / "in")
+    options = RunOptions(progress=False, engine=engine, jobs=2 if engine == "ray" else 1)
+    summary = prepare_corpus(tmp_path / "in", tmp_path / "out", PrepConfig(), options)
+    assert summary.internal_errors == {}, summary.internal_errors
+    songs = pd.read_parquet(tmp_path / "out" / "songs").set_index("source_path")
+    rejects = pd.read_parquet(tmp_path / "out" / "rejects").set_index("source_path")
+    assert summary.found == len(expected) == len(songs) + len(rejects)
+    assert not set(songs.index) & set(rejects.index)
+    assert set(rejects.kind) == {"input"}
+    for path, outcome in expected.items():
+        if outcome.stage is not None:  # what decode and lyrics refuse is still refused there, for that reason
+            assert rejects.loc[path, "stage"] == outcome.stage, (path, rejects.loc[path, "reason"])
+    for reason in rejects.reason:
+        assert "\n" not in reason and "Traceback" not in reason and len(reason) <= 500
+    assert len(songs) >= 5 and songs.levo_lyric.notna().all()

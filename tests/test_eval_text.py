@@ -125,3 +125,44 @@ def test_cli_per_json() -> None:
     data = json.loads(result.output)
     assert data["per"]["substitutions"] == 1 and data["per"]["reference_length"] == 8
     assert data["g2p"]["backend"].startswith("espeak-ng")
+
+
+def test_a_lyric_whose_language_cannot_be_told_is_refused_not_scored_as_english(tmp_path):
+    from songprep.errors import UsageError
+    from songprep.evaluation.inputs import load_prompts
+
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text('{"idx": "a", "gt_lyric": "[verse] Je ne regrette rien. Non, rien de rien, je ne regrette '
+                       'rien"}\n{"idx": "b", "gt_lyric": "[verse] la la la"}\n', encoding="utf-8")
+    with pytest.raises(UsageError, match=r"p.jsonl line 2: the language of this lyric cannot be told"):
+        load_prompts(prompts)
+    prompts.write_text('{"idx": "a", "gt_lyric": "[verse] Je ne regrette rien. Non, rien de rien, je ne regrette '
+                       'rien"}\n{"idx": "b", "gt_lyric": "[verse] la la la", "language": "es"}\n', encoding="utf-8")
+    assert [p.language for p in load_prompts(prompts)] == ["fr", "es"]
+
+
+def test_languages_espeak_knows_get_their_own_phonemes():
+    assert g2p_choices(("fr", "de", "it", "pt", "ko"))["fr"]["backend"] == "espeak-ng (fr-fr)"
+    g2p = G2P()
+    assert g2p.phonemize(["bonjour"], "fr") != g2p.phonemize(["bonjour"], "en")
+    assert g2p.phonemize(["ich"], "de")[0]
+
+
+def test_the_protocol_says_whether_gating_and_loop_removal_ran_and_its_hash_follows():
+    from songprep.evaluation.run import EvalConfig, _Components, build_protocol
+    from songprep.transcription import load_transcriber
+
+    def per_part(**switches):
+        transcriber = load_transcriber("faster-whisper:tiny.en", beam_size=1, **switches)
+        return build_protocol(EvalConfig(), _Components(transcriber=transcriber), {"en"})
+
+    default, ungated, looped = per_part(), per_part(gate=False), per_part(loops=False)
+    described = default.parts["per"]["transcription"]
+    assert described["model"] == "faster-whisper:tiny.en" and described["version"].startswith("faster-whisper")
+    assert described["voice_activity_gating"].startswith("silero-vad") and described["loop_removal"] == "on"
+    assert "temperature 0" in described["decoding"]
+    assert ungated.parts["per"]["transcription"]["voice_activity_gating"] == "off"
+    assert looped.parts["per"]["transcription"]["loop_removal"] == "off"
+    hashes = {p.part_hash("per") for p in (default, ungated, looped)}
+    assert len(hashes) == 3
+    assert {"normaliser", "g2p"} <= set(default.parts["per"])
