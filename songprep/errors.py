@@ -37,6 +37,12 @@ class ModelNotFoundError(SongprepError):
     exit_code = 3
 
 
+class WeightsMismatchError(SongprepError):
+    """A checkpoint that is not the model it was given as (a foreign, corrupt or mismatched file)."""
+
+    exit_code = 3
+
+
 class DatasetMismatchError(SongprepError):
     """An output directory already holds a dataset written with another config or schema."""
 

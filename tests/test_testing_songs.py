@@ -17,10 +17,10 @@ import soundfile as sf
 from songprep.records import INSTRUMENTAL_LABELS, levo_tag
 from songprep.testing.compose import FORMS, compose
 from songprep.testing.corpus import build_corpus, build_song, load_corpus
-from songprep.testing.render import clear_synth_cache, missing_tools
+from songprep.testing.render import clear_synth_cache
 from songprep.testing.truth import TruthSong
 
-needs_tools = pytest.mark.skipif(bool(missing_tools()), reason=f"missing {missing_tools()}")
+needs_tools = pytest.mark.needs_tools  # fails under CI when the tools are missing (conftest.require_tool)
 
 
 def _read(corpus_dir: Path, rel: str) -> np.ndarray:
@@ -291,3 +291,18 @@ def test_full_form(full_song: tuple[Path, TruthSong]) -> None:
     for sec in chorus[1:]:
         rest = ref.duration_s - bar_s
         assert np.array_equal(_window(s, acc, ref.start_s + bar_s, rest), _window(s, acc, sec.start_s + bar_s, rest))
+
+
+def test_a_missing_tool_fails_under_ci_and_skips_elsewhere(monkeypatch):
+    import shutil
+
+    from conftest import SONG_TOOLS, require_tool
+
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "fluidsynth" else real_which(name))
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="fluidsynth not installed"):
+        require_tool(*SONG_TOOLS)
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="fluidsynth not installed"):
+        require_tool(*SONG_TOOLS)

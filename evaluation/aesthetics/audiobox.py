@@ -107,11 +107,25 @@ def _load_local(path: Path):
 
     if path.is_dir():
         return AesMultiOutput.from_pretrained(str(path))
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    from songprep.errors import WeightsMismatchError
+    from songprep.evaluation.aesthetics.base import load_strict
+
+    try:  # weights only: a checkpoint is data, never code to run
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise WeightsMismatchError(f"{path} is not an audiobox-aesthetics checkpoint that loads as weights only "
+                                   f"({type(err).__name__}); pass the released checkpoint.pt") from None
     keys = ("proj_num_layer", "proj_ln", "proj_act_fn", "proj_dropout", "nth_layer", "use_weighted_layer_sum",
             "precision", "normalize_embed", "output_dim")
-    model = AesMultiOutput(**{k: ckpt["model_cfg"][k] for k in keys}, target_transform=ckpt["target_transform"])
-    model.load_state_dict({re.sub("^model.", "", k): v for k, v in ckpt["state_dict"].items()})
+    if not isinstance(ckpt, dict) or not {"model_cfg", "state_dict", "target_transform"} <= set(ckpt):
+        raise WeightsMismatchError(f"{path} is not an audiobox-aesthetics checkpoint (no model_cfg, state_dict and "
+                                   "target_transform); pass the released checkpoint.pt")
+    try:
+        model = AesMultiOutput(**{k: ckpt["model_cfg"][k] for k in keys}, target_transform=ckpt["target_transform"])
+    except KeyError as err:
+        raise WeightsMismatchError(f"{path}: model_cfg lacks {err}; pass the released checkpoint.pt") from None
+    load_strict(model, {re.sub("^model.", "", k): v for k, v in ckpt["state_dict"].items()}, "audiobox-aesthetics",
+                path)
     return model
 
 

@@ -110,3 +110,24 @@ def _check_hub_reachable(timeout_s: float = 3.0) -> None:
         socket.create_connection((host, 443), timeout=timeout_s).close()
     except OSError as err:
         raise ConnectionError(f"{host} unreachable ({err})") from None
+
+
+def load_strict(module, state: dict, what: str, source: str | Path) -> None:
+    """Load ``state`` into ``module`` only if its keys are exactly the module's: a mismatch is an error.
+
+    Why: ``strict=False`` with a foreign file leaves random weights that still score 1-5.
+    """
+    from songprep.errors import WeightsMismatchError
+
+    expected = set(module.state_dict())
+    missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
+    if missing or unexpected:
+        example = (missing or unexpected)[0]
+        raise WeightsMismatchError(f"{source} does not hold {what} weights: {len(missing)} missing and "
+                                   f"{len(unexpected)} unexpected keys (e.g. {example!r}); pass the released "
+                                   "checkpoint")
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as err:  # same keys, other shapes (another size of the architecture)
+        first = " ".join(str(err).split())[:160]
+        raise WeightsMismatchError(f"{source} does not fit {what}: {first}") from None

@@ -101,10 +101,24 @@ def load_muq(source: str | Path | dict, device: str = "cpu"):
     config["w2v2_config"] = w2v
     model = MuQ(config)
     if weights is not None:
-        from safetensors.torch import load_file
 
-        model.load_state_dict(load_file(str(weights)), strict=False)
+        from songprep.evaluation.aesthetics.base import load_strict
+
+        load_strict(model, read_safetensors(weights, "MuQ"), "MuQ", weights)
     return model.to(device).eval()
+
+
+def read_safetensors(path: Path, what: str) -> dict:
+    """A safetensors file's tensors; an unreadable file is one line, not a traceback."""
+    from safetensors.torch import load_file
+
+    from songprep.errors import WeightsMismatchError
+
+    try:
+        return load_file(str(path))
+    except Exception as err:
+        raise WeightsMismatchError(f"{path} is not a {what} safetensors file ({type(err).__name__}: "
+                                   f"{' '.join(str(err).split())[:100]})") from None
 
 
 class SongEvalScorer(AestheticScorer):
@@ -145,10 +159,10 @@ class SongEvalScorer(AestheticScorer):
                 generator = (yaml.safe_load(yaml_path.read_text()) or {}).get("generator", {})
                 config.update({k: generator[k] for k in HEAD_CONFIG if k in generator})
                 break
-        from safetensors.torch import load_file
+        from songprep.evaluation.aesthetics.base import load_strict
 
         head = build_head(**config)
-        head.load_state_dict(load_file(str(path)), strict=False)
+        load_strict(head, read_safetensors(path, "SongEval"), "SongEval head", path)
         local_muq = path.parent.parent / "muq"
         try:
             muq_dir = local_muq if (local_muq / "config.json").is_file() else hub_snapshot(
@@ -175,15 +189,21 @@ class SongEvalScorer(AestheticScorer):
         return results
 
 
+def small_muq_config(dim: int = 64) -> dict:
+    """A MuQ config of the real architecture, small (tests only): what ``config.json`` of a MuQ folder holds."""
+    from transformers import Wav2Vec2ConformerConfig
+
+    w2v = Wav2Vec2ConformerConfig(hidden_size=dim, num_attention_heads=4, intermediate_size=2 * dim,
+                                  num_hidden_layers=MUQ_LAYER + 1).to_dict()
+    return {"encoder_dim": dim, "encoder_depth": MUQ_LAYER + 1, "conv_dim": 32, "w2v2_config": w2v,
+            "stat": {"melspec_2048_mean": 6.768444971712967, "melspec_2048_std": 18.417922652295623}}
+
+
 def random_songeval_parts(seed: int = 0, dim: int = 64):
     """A small MuQ and a SongEval head of the real architectures, random weights (tests only)."""
     import torch
-    from transformers import Wav2Vec2ConformerConfig
 
     torch.manual_seed(seed)
-    w2v = Wav2Vec2ConformerConfig(hidden_size=dim, num_attention_heads=4, intermediate_size=2 * dim,
-                                  num_hidden_layers=MUQ_LAYER + 1).to_dict()
-    muq = load_muq({"encoder_dim": dim, "encoder_depth": MUQ_LAYER + 1, "conv_dim": 32, "w2v2_config": w2v,
-                    "stat": {"melspec_2048_mean": 6.768444971712967, "melspec_2048_std": 18.417922652295623}})
+    muq = load_muq(small_muq_config(dim))
     head = build_head(in_features=dim, ffd_hidden_size=2 * dim, num_classes=5, attn_layer_num=2)
     return muq, head
