@@ -212,7 +212,9 @@ def speak(text: str, voice: str, speed: int, pitch: int | None = None) -> Audio:
 
     import soundfile as sf
 
-    cmd = ["espeak-ng", "-b", "1", "-v", voice, "-s", str(speed)]
+    from songprep.tools import require
+
+    cmd = [require("espeak-ng"), "-b", "1", "-v", voice, "-s", str(speed)]
     if pitch is not None:
         cmd += ["-p", str(pitch)]
     result = subprocess.run([*cmd, "--stdout", text], capture_output=True, check=False)

@@ -5,6 +5,9 @@ One module per command group; each registers itself on :data:`cli` below.
 
 from __future__ import annotations
 
+import errno
+from pathlib import Path
+
 import click
 
 from songprep import __version__
@@ -23,6 +26,33 @@ class SongprepGroup(click.Group):
         except ValueError as err:  # bad option values caught by the config's own checks
             click.echo(f"songprep: error: {err}", err=True)
             ctx.exit(2)
+        except OSError as err:  # the machine refused: a missing program, an unwritable folder, a full disk
+            click.echo(f"songprep: error: {os_error_message(err)}", err=True)
+            ctx.exit(6 if _missing_program(err) else 7)
+
+
+def _missing_program(err: OSError) -> str | None:
+    from songprep.tools import TOOLS
+
+    name = Path(str(err.filename or "")).name
+    return name if isinstance(err, FileNotFoundError) and name in TOOLS else None
+
+
+def os_error_message(err: OSError) -> str:
+    """One line with the fix for what the operating system refused."""
+    from songprep.tools import missing_message
+
+    program = _missing_program(err)
+    if program:
+        return missing_message(program)
+    where = f": {err.filename}" if err.filename else ""
+    if err.errno == errno.ENOSPC:
+        return f"no space left on the device{where}; nothing half-written was kept; free space or choose another -o"
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"not allowed to write{where} ({err.strerror}); choose a writable -o"
+    if err.errno == errno.ENOENT:
+        return f"no such file or folder{where}; check the path (for -o: its parent must be creatable)"
+    return f"{err.strerror or type(err).__name__}{where}"
 
 
 @click.group(cls=SongprepGroup, context_settings={"help_option_names": ["-h", "--help"]})

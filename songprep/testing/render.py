@@ -133,7 +133,9 @@ def fluidsynth_render(midi: mido.MidiFile, sample_rate: int, soundfont: Path, wo
     """Render with the FluidSynth CLI (no reverb or chorus: deterministic); float ``(2, frames)``."""
     mid_path, wav_path = workdir / f"{name}.mid", workdir / f"{name}.wav"
     midi.save(mid_path)
-    cmd = ["fluidsynth", "-ni", "-q", "-g", "0.5", "-R", "0", "-C", "0", "-T", "wav", "-O", "float",
+    from songprep.tools import require
+
+    cmd = [require("fluidsynth"), "-ni", "-q", "-g", "0.5", "-R", "0", "-C", "0", "-T", "wav", "-O", "float",
            "-F", str(wav_path), "-r", str(sample_rate), str(soundfont), str(mid_path)]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0 or not wav_path.is_file():
