@@ -24,6 +24,7 @@ def test_every_input_gets_exactly_its_expected_outcome(bad_run):
     expected, summary, songs, rejects = bad_run
     assert summary.found == len(expected) == len(songs) + len(rejects)
     assert set(songs.index) == {p for p, e in expected.items() if e.stage is None}
+    assert set(rejects.kind) == {"input"} and summary.internal_errors == {}
     for path, outcome in expected.items():
         if outcome.stage is not None:
             row = rejects.loc[path]
@@ -62,9 +63,12 @@ def test_the_full_default_chain_gives_every_file_one_readable_outcome(tmp_path, 
     assert summary.found == len(expected) == len(songs) + len(rejects)
     assert not set(songs.index) & set(rejects.index)
     assert set(rejects.kind) == {"input"}
-    for path, outcome in expected.items():
-        if outcome.stage is not None:  # what decode and lyrics refuse is still refused there, for that reason
-            assert rejects.loc[path, "stage"] == outcome.stage, (path, rejects.loc[path, "reason"])
+    full = {path: outcome.on_full_chain() for path, outcome in expected.items()}
+    assert set(songs.index) == {p for p, e in full.items() if e.stage is None}
+    for path, outcome in full.items():
+        if outcome.stage is not None:  # refused at its stage, for its reason
+            row = rejects.loc[path]
+            assert row.stage == outcome.stage and outcome.reason_prefix in row.reason, (path, row.stage, row.reason)
     for reason in rejects.reason:
-        assert "\n" not in reason and "Traceback" not in reason and len(reason) <= 500
-    assert len(songs) >= 5 and songs.levo_lyric.notna().all()
+        assert "\n" not in reason and "Traceback" not in reason and ".py" not in reason and len(reason) <= 500
+    assert songs.levo_lyric.notna().all() and songs.vocals_path.notna().all()

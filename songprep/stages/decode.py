@@ -6,8 +6,10 @@ import hashlib
 import math
 from pathlib import Path
 
+import numpy as np
+
 from songprep import audio as audio_io
-from songprep.errors import AudioRejected
+from songprep.errors import AudioDecodeError, AudioRejected
 from songprep.stages.base import SongItem, Stage
 
 
@@ -20,7 +22,8 @@ def file_sha256(path: Path) -> str:
 
 
 class DecodeStage(Stage):
-    """Probe (refuse over-long files unread), decode, measure loudness/peak, refuse silence, standardise."""
+    """Probe (refuse over-long files unread), decode, refuse broken samples, measure loudness/peak, refuse
+    silence, standardise."""
 
     name = "decode"
     reads = ("source",)
@@ -34,6 +37,9 @@ class DecodeStage(Stage):
         decoded = audio_io.decode(item.source.path)
         if decoded.duration_s < cfg.min_duration_s:
             raise AudioRejected(f"too short: {decoded.duration_s:.2f} s < min {cfg.min_duration_s:.2f} s")
+        broken = int(np.count_nonzero(~np.isfinite(decoded.samples)))
+        if broken:  # a float file with NaN/inf samples: every measure and model downstream would be poisoned
+            raise AudioDecodeError(f"corrupt samples: {broken} of {decoded.samples.size} are NaN or infinite")
         peak = audio_io.peak_dbfs(decoded)
         if peak < cfg.silence_dbfs:
             level = "digital silence" if math.isinf(peak) else f"peak {peak:.1f} dBFS"

@@ -1,8 +1,10 @@
 """A corpus of bad and unusual inputs, generated (never committed), with the outcome each must get.
 
 Every file either becomes a song row (unusual but valid audio: 8-bit, float, 8 kHz, 192 kHz,
-6 channels, clipping, unicode names) or a reject row at a known stage (corrupt, empty, not audio,
-silent, over-long, duplicate content, unreadable lyrics).
+6 channels, clipping, unicode names, DC offset, a lone click, just over the minimum length) or a reject
+row at a known stage (corrupt, NaN samples, empty, not audio, silent, over-long, duplicate content,
+unreadable or empty lyrics). Some files pass decode and lyrics and are refused further down the full
+chain (reference lyrics beside an instrumental: align finds none of the words): :attr:`Expected.full_stage`.
 """
 
 from __future__ import annotations
@@ -18,10 +20,20 @@ import soundfile as sf
 
 @dataclass(frozen=True)
 class Expected:
-    """``stage`` is None for a file that must become a song."""
+    """``stage`` is None for a file that must become a song (with decode and lyrics, the model-free
+    stages); ``full_stage`` is where the full default chain refuses it instead (None: it becomes a
+    song there too), with ``full_reason`` in its reason."""
 
     stage: str | None
     reason_prefix: str = ""
+    full_stage: str | None = None
+    full_reason: str = ""
+
+    def on_full_chain(self) -> Expected:
+        """The outcome under the full default chain (decode ... markup)."""
+        if self.stage is not None or self.full_stage is None:
+            return self
+        return Expected(self.full_stage, self.full_reason)
 
 
 def _music(seconds: float, rate: int, channels: int, seed: int) -> np.ndarray:
@@ -91,8 +103,24 @@ def build_bad_corpus(root: str | Path, long_hours: float = 1.0) -> dict[str, Exp
     mp3.write_bytes(mp3.read_bytes()[:600])
     expected["truncated.mp3"] = Expected("decode")
 
+    song("dc-offset.wav", np.full((rate * 3, 2), 0.5, np.float32))
+    click = np.zeros((rate * 3, 2), np.float32)
+    click[rate] = 0.9
+    song("lone-click.wav", click)  # not silent by its peak, nothing else: every later stage sees near-silence
+    song("just-over-minimum.wav", _music(1.05, rate, 2, 14))
+    poisoned = _music(3, rate, 2, 15)
+    poisoned[1000:2000] = np.nan
+    poisoned[5000] = np.inf
+    song("nan-samples.wav", poisoned, subtype="FLOAT", outcome=Expected("decode", "corrupt samples"))
+
     song("lyrics-latin1.flac", _music(3, rate, 2, 12), outcome=Expected("lyrics", "lyrics file is not UTF-8"))
     (root / "lyrics-latin1.txt").write_bytes("caf\xe9 con leche\nma\xf1ana\n".encode("latin-1"))
     song("lyrics-broken.flac", _music(3, rate, 2, 13), outcome=Expected("lyrics", "broken lyric markup"))
     (root / "lyrics-broken.txt").write_text("[verse] hello there.second line ; [chorus la la la\n", encoding="utf-8")
+    song("lyrics-empty.flac", _music(3, rate, 2, 16), outcome=Expected("lyrics", "holds no lyric lines"))
+    (root / "lyrics-empty.txt").write_text("", encoding="utf-8")
+    song("lyrics-on-instrumental.flac", _music(4, rate, 2, 17),
+         outcome=Expected(None, full_stage="align", full_reason="lyrics do not match the audio"))
+    (root / "lyrics-on-instrumental.txt").write_text("hello world this is a song\nsecond line of words\n",
+                                                     encoding="utf-8")
     return expected
