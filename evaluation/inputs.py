@@ -7,7 +7,7 @@ either at its top level or under ``audios/`` (LeVo's own output layout ``DIR/aud
 System(name='base', directory=PosixPath('out/levo'))
 >>> detect_language("我爱你"), detect_language("¿Dónde estás?"), detect_language("I love you")
 ('zh', 'es', 'en')
->>> detect_language("la la la") is None   # cannot be told: refused, never scored as English
+>>> detect_language("la la la") is None   # cannot be told: the prompt is refused, never scored as English
 True
 """
 
@@ -25,20 +25,25 @@ from songprep.lyrics.prompts import read_levo_prompts
 _KANA = re.compile(r"[\u3040-\u30ff\uff66-\uff9f]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
-#: py3langid must give the language at least this posterior: below it the text does not say (a few words,
-#: "la la la"), and the prompt is refused rather than scored in a guessed language.
-MIN_TEXT_PROBABILITY = 0.5
+#: py3langid must give the language at least this posterior: below it the text does not say, and the prompt is
+#: refused rather than scored in a guessed language. Short texts are where it guesses: "la la la" is Occitan at
+#: p=0.53, "hello world" English at 0.61, "baby baby" Turkmen at 0.98 (refused: no g2p); whole lyrics reach 0.99+.
+MIN_TEXT_PROBABILITY = 0.9
 
 
 @dataclass(frozen=True)
 class Prompt:
-    """One prompt: its id, the reference lyrics (plain lines, markup stripped) and their language."""
+    """One prompt: its id, the reference lyrics (plain lines, markup stripped) and their language.
+
+    ``refused`` is why the prompt is not scored (its language cannot be told); ``language`` is then "".
+    """
 
     idx: str
     lyrics: str
     language: str
     descriptions: str = ""
     markup: str = ""
+    refused: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,32 +60,42 @@ def parse_system(spec: str) -> System:
     return System(name.strip(), Path(directory.strip()))
 
 
-def detect_language(text: str) -> str | None:
-    """The lyric's language from its text: the script for ja/zh/ko, else py3langid (songprep.language)
-    when it is sure and the language is one the evaluator scores; None when the text does not tell."""
+def text_language(text: str) -> tuple[str | None, float]:
+    """The text's most likely language (any language) and the detector's confidence: the script for
+    ja/zh/ko (1.0), else py3langid (songprep.language); ``(None, 0.0)`` when the text has no letters."""
     if _KANA.search(text):
-        return "ja"
+        return "ja", 1.0
     if _HAN.search(text):
-        return "zh"
+        return "zh", 1.0
     if _HANGUL.search(text):
-        return "ko"
-    from songprep.language import text_language
+        return "ko", 1.0
+    from songprep.language import text_language as ranked
 
-    language, probability = text_language(text.splitlines() or [text])
-    if language in LANGUAGES and probability >= MIN_TEXT_PROBABILITY:
-        return language
-    return None
+    return ranked(text.splitlines() or [text])
 
 
-def prompt_language(given: str | None, lyrics: str, where: str) -> str:
-    """The prompt's own ``language`` field, else the text's; refuses one that cannot be told or scored."""
-    language = given or detect_language(lyrics)
+def detect_language(text: str) -> str | None:
+    """The lyric's language from its text when the detector is sure (:data:`MIN_TEXT_PROBABILITY`) and the
+    evaluator scores that language; None when the text does not tell."""
+    language, probability = text_language(text)
+    return language if language in LANGUAGES and probability >= MIN_TEXT_PROBABILITY else None
+
+
+def prompt_language(given: str | None, lyrics: str, where: str) -> tuple[str, str]:
+    """``(language, "")`` from the prompt's own ``language`` field, else from its text; ``("", reason)`` when
+    the text does not tell a language the evaluator has a g2p for: that prompt is refused (a row with its
+    reason in the report), never scored in a guessed language. A ``language`` field the evaluator does not
+    score is a mistake in the file: :class:`UsageError` naming ``where``."""
+    if given:
+        if given not in LANGUAGES:
+            raise UsageError(f"{where}: language {given!r} not one of {', '.join(LANGUAGES)}")
+        return given, ""
+    language = detect_language(lyrics)
     if language is None:
-        raise UsageError(f"{where}: the language of this lyric cannot be told from its text; give the row a "
-                         f"\"language\" field (one of {', '.join(LANGUAGES)})")
-    if language not in LANGUAGES:
-        raise UsageError(f"{where}: language {language!r} not one of {', '.join(LANGUAGES)}")
-    return language
+        guess, probability = text_language(lyrics)
+        return "", (f"the language of this lyric cannot be told from its text (best guess {guess or 'none'!r} "
+                    f"at p={probability:.2f}); give the prompt a \"language\" field (one of {', '.join(LANGUAGES)})")
+    return language, ""
 
 
 def reference_lyrics(markup: str) -> str:
@@ -100,8 +115,8 @@ def load_prompts(path: str | Path) -> list[Prompt]:
     prompts: list[Prompt] = []
     for row in read_levo_prompts(path):
         lyrics = reference_lyrics(row.lyric)
-        language = prompt_language(row.language, lyrics, f"{path.name} line {row.line}")
-        prompts.append(Prompt(row.idx, lyrics, language, row.descriptions, row.lyric))
+        language, refused = prompt_language(row.language, lyrics, f"{path.name} line {row.line}")
+        prompts.append(Prompt(row.idx, lyrics, language, row.descriptions, row.lyric, refused))
     return prompts
 
 
@@ -117,8 +132,10 @@ def _dataset_prompts(root: Path) -> list[Prompt]:
         lyrics = str(getattr(row, "lyrics", "") or "")
         if not lyrics.strip():
             continue
-        language = prompt_language(str(getattr(row, "language", "") or "") or None, lyrics, f"song {row.id}")
-        prompts.append(Prompt(str(row.id), lyrics, language, "", str(getattr(row, "levo_lyric", "") or "")))
+        language, refused = prompt_language(str(getattr(row, "language", "") or "") or None, lyrics,
+                                            f"song {row.id}")
+        prompts.append(Prompt(str(row.id), lyrics, language, "", str(getattr(row, "levo_lyric", "") or ""),
+                              refused))
     return prompts
 
 

@@ -56,7 +56,17 @@ def normaliser_rules() -> dict[str, str]:
         "numbers": "digits spelled out in the song's language (num2words; a built-in reader for zh)",
         "cjk": "han, hiragana and katakana split into one token per character (WER on zh/ja counts characters)",
         "whitespace": "collapsed to single spaces",
+        "libraries": f"num2words {_num2words_version()}",
     }
+
+
+def _num2words_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("num2words")
+    except metadata.PackageNotFoundError:
+        return "absent"
 
 
 def normalise_text(text: str, language: str) -> str:

@@ -1,8 +1,10 @@
 """Everything a number in a report depends on, recorded: models and their hashes, normaliser, g2p, seeds.
 
-The protocol is split in parts (``per``, ``signal``, one per aesthetic scorer). Each part's hash keys
-the score cache, so changing the ASR model re-scores PER but not aesthetics, and changing the
-bootstrap seed re-scores nothing. ``config_hash`` covers the whole protocol.
+The protocol is split in parts (``per``, ``signal``, one per aesthetic scorer). Each part's hash (its
+spec and the environment's library versions) keys the score cache, so changing the ASR model or
+switching gating off re-scores PER but not aesthetics, a new torch re-scores everything, and changing
+the bootstrap seed re-scores nothing (the bootstrap runs on every report). ``config_hash`` covers the
+whole protocol.
 """
 
 from __future__ import annotations
@@ -88,13 +90,16 @@ class Protocol:
                 "torch": package_version("torch"), "scoring_version": SCORING_VERSION,
             }
 
-    def part_hash(self, part: str) -> str:
-        """Hash of what one part's numbers depend on (the cache key's protocol component)."""
-        return stable_hash({"part": part, "spec": self.parts.get(part), "scoring_version": SCORING_VERSION})
+    def part_hash(self, part: str, spec: dict[str, Any] | None = None) -> str:
+        """Hash of what one part's numbers depend on (the cache key's protocol component): its recorded spec
+        (or ``spec`` in its place) and the environment (library versions move numbers too)."""
+        return stable_hash({"part": part, "spec": self.parts.get(part) if spec is None else spec,
+                            "environment": self.environment, "scoring_version": SCORING_VERSION})
 
     @property
     def config_hash(self) -> str:
-        return stable_hash({"parts": self.parts, "bootstrap": self.bootstrap, "scoring_version": SCORING_VERSION})
+        return stable_hash({"parts": self.parts, "bootstrap": self.bootstrap, "environment": self.environment,
+                            "scoring_version": SCORING_VERSION})
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "config_hash": self.config_hash,

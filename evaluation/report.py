@@ -135,9 +135,11 @@ def _overview(results: dict[str, Any], systems: list[str]) -> Section:
     for name in systems:
         entry = results["systems"][name]
         rows.append([name, str(entry["prompts"]), str(entry["scored"]), str(len(entry["problems"]))])
-    section = Section("Systems", ["Every prompt is counted: a missing or unreadable file is listed below and left "
-                                  "out of that system's means, never silently."],
-                      [Table(["system", "prompts", "scored", "missing or unreadable"], rows)])
+    section = Section("Systems", ["Every prompt is counted: a missing or unreadable file, a song the recogniser "
+                                  "failed on, or a prompt refused (its language cannot be told from its text) is "
+                                  "listed below with its reason and left out of that system's means, never "
+                                  "silently."],
+                      [Table(["system", "prompts", "scored", "not scored"], rows)])
     problems = [[name, p["idx"], p["status"], p["reason"]] for name in systems
                 for p in results["systems"][name]["problems"]]
     if problems:
@@ -152,6 +154,7 @@ def _rates_section(results: dict[str, Any], systems: list[str], metrics: list[di
         "Corpus rate = sum of errors over sum of reference lengths (long songs weigh more); mean of per-song rates "
         "weighs every song alike. Both with 95% bootstrap CIs over songs. Lower is better.",
     ])
+    section.paragraphs.append(per_protocol_line(results["protocol"]["parts"].get("per", {})))
     languages = results["languages"] if len(results["languages"]) > 1 else []
     for scope in ["overall"] + [f"language {lang}" for lang in languages]:
         rows = []
@@ -165,6 +168,19 @@ def _rates_section(results: dict[str, Any], systems: list[str], metrics: list[di
         section.tables.append(Table([f"system ({scope})", "metric", "corpus rate [95% CI]",
                                      "mean of per-song rates [95% CI]", "median", "songs"], rows))
     return section
+
+
+def per_protocol_line(per: dict[str, Any]) -> str:
+    """The choices that change PER/WER/CER, in one sentence (the full record is in the Protocol section)."""
+    if "transcription" not in per:
+        return f"Not computed: {per.get('not_computed', '')}"
+    asr = per["transcription"]
+    separation = per["separation"]["model"] if isinstance(per["separation"], dict) else per["separation"]
+    g2p = "; ".join(f"{lang}: {choice['backend']}" for lang, choice in sorted(per["g2p"].items()))
+    return (f"Measured with: separation {separation}; ASR {asr['model']} ({asr['version']}), "
+            f"{asr.get('decoding', '')}, beam {asr.get('beam_size', '?')}; voice-activity gating "
+            f"{asr.get('voice_activity_gating', '?')}; loop removal {asr.get('loop_removal', '?')}; normaliser "
+            f"v{per['normaliser'].get('version', '?')}; g2p {g2p}.")
 
 
 def _metric_section(title: str, results: dict[str, Any], systems: list[str], metrics: list[dict[str, Any]],

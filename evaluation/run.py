@@ -106,7 +106,7 @@ def evaluate(prompts: Sequence[Prompt], systems: Sequence[System], out_dir: str 
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     parts = _load_components(config, transcriber, separator, scorers or {})
-    protocol = build_protocol(config, parts, {p.language for p in prompts})
+    protocol = build_protocol(config, parts, {p.language for p in prompts if p.language})
     cache = ScoreCache(out / CACHE_FILE)
     text = TextScorer()
     specs = metric_specs(parts)
@@ -199,17 +199,44 @@ def _try_load(module: str, function: str, name: str, device: str, **options: Any
         return None, str(err)
 
 
-def transcription_switches(transcriber: Any) -> dict[str, str]:
-    """Whether gating and loop removal ran, and how Whisper decoded: each changes the error rates."""
+def transcription_switches(transcriber: Any) -> dict[str, Any]:
+    """Every transcriber setting that changes the error rates: gating, loop removal, decoding, beam, device."""
+    import inspect
+
     from songprep.transcription.base import DECODING
+    from songprep.transcription.loops import remove_loops
 
     gate = getattr(transcriber, "gate", None)
-    gating = (f"silero-vad ({gate.config})" if gate is not None and hasattr(gate, "config")
-              else ("on" if gate else "off"))
+    if gate is None:
+        gating = "off" if hasattr(transcriber, "gate") else "unknown (the transcriber does not say)"
+    elif hasattr(gate, "config"):
+        from songprep.evaluation.protocol import package_version
+
+        gating = f"silero-vad {package_version('silero-vad')} ({gate.config})"
+    else:
+        gating = "on"
     loops = getattr(transcriber, "loops", None)
-    return {"voice_activity_gating": gating,
-            "loop_removal": "unknown" if loops is None else ("on" if loops else "off"),
-            "decoding": DECODING}
+    if loops is None:
+        loop_removal = "unknown (the transcriber does not say)"
+    elif loops:
+        limits = {k: v.default for k, v in inspect.signature(remove_loops).parameters.items()
+                  if v.default is not inspect.Parameter.empty}
+        loop_removal = f"on (songprep.transcription.loops {limits}; condition_on_previous_text off)"
+    else:
+        loop_removal = "off (condition_on_previous_text on)"
+    return {"voice_activity_gating": gating, "loop_removal": loop_removal, "decoding": DECODING,
+            "beam_size": getattr(transcriber, "beam_size", "unknown"), **_compute(transcriber)}
+
+
+def _compute(transcriber: Any) -> dict[str, str]:
+    """Device and number format Whisper ran in (int8 on CPU and float16 on GPU give other transcripts)."""
+    inner = getattr(getattr(transcriber, "model", None), "model", None)
+    if hasattr(inner, "compute_type"):  # CTranslate2 (faster-whisper)
+        return {"device": str(inner.device), "compute_type": str(inner.compute_type)}
+    device = str(getattr(transcriber, "device", "") or "")
+    if device:  # openai-whisper: fp16 on CUDA, else float32
+        return {"device": device, "compute_type": "float16" if device.startswith("cuda") else "float32"}
+    return {"device": "unknown", "compute_type": "unknown"}
 
 
 def build_protocol(config: EvalConfig, parts: _Components, languages: set[str]) -> Protocol:
@@ -288,6 +315,23 @@ class ScoreCache:
             os.fsync(f.fileno())
 
 
+def part_key(protocol: Protocol, part: str, prompt: Prompt) -> str:
+    """The protocol component of a cache key: everything the part's numbers for this prompt depend on.
+
+    PER also depends on the prompt itself (its reference lyrics and language, which an edited prompt file
+    changes under the same idx), and only on the g2p of that prompt's language, so adding a prompt in
+    another language re-scores nothing already scored.
+    """
+    if part != "per":
+        return protocol.part_hash(part)
+    from songprep.evaluation.protocol import stable_hash
+
+    spec = dict(protocol.parts.get("per") or {})
+    spec["g2p"] = (spec.get("g2p") or {}).get(prompt.language)
+    return stable_hash({"part": protocol.part_hash(part, spec), "lyrics": prompt.lyrics,
+                        "language": prompt.language})
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -300,6 +344,9 @@ def _score_one(system: System, prompt: Prompt, parts: _Components, protocol: Pro
                text: TextScorer, config: EvalConfig, part_seconds: dict[str, float]) -> tuple[dict[str, Any], bool]:
     row: dict[str, Any] = {"system": system.name, "idx": prompt.idx, "language": prompt.language, "status": "ok",
                            "reason": "", "file": "", "file_sha256": ""}
+    if prompt.refused:  # its language cannot be told: scored in a guessed language it would be a wrong number
+        row.update(status="refused", reason=prompt.refused)
+        return row, False
     path = find_audio(system, prompt.idx)
     if path is None:
         row.update(status="missing", reason=f"no audio file named {prompt.idx}.* in {system.directory} "
@@ -308,7 +355,7 @@ def _score_one(system: System, prompt: Prompt, parts: _Components, protocol: Pro
     row["file"] = str(path)
     row["file_sha256"] = sha = file_sha256(path)
     wanted = ["signal"] + (["per"] if parts.transcriber is not None else []) + list(parts.scorers)
-    keys = {p: cache.key(system.name, prompt.idx, sha, p, protocol.part_hash(p)) for p in wanted}
+    keys = {p: cache.key(system.name, prompt.idx, sha, p, part_key(protocol, p, prompt)) for p in wanted}
     todo = [p for p in wanted if cache.get(keys[p]) is None]
     audio = None
     if todo:
@@ -371,7 +418,7 @@ def aggregate(per_song: pd.DataFrame, systems: Sequence[System], prompts: Sequen
     from songprep.evaluation.published import PUBLISHED
 
     seed, n = config.seed, config.resamples
-    languages = sorted({p.language for p in prompts})
+    languages = sorted({p.language for p in prompts if p.language})
     out: dict[str, Any] = {"metrics": [asdict(s) for s in specs], "not_computed": not_computed, "systems": {},
                            "paired": [], "languages": languages, "published": PUBLISHED,
                            "protocol": protocol.to_dict()}

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 
 import click
+
+from songprep.evaluation.normalise import LANGUAGES
 
 
 @click.group("eval")
@@ -16,7 +19,7 @@ def eval_group() -> None:
 @eval_group.command("per")
 @click.option("--ref", "reference", required=True, help="Reference lyrics (plain text or LeVo markup).")
 @click.option("--hyp", "hypothesis", required=True, help="Hypothesis (a transcript).")
-@click.option("--language", "-l", type=click.Choice(["en", "zh", "es", "ja"]), required=True)
+@click.option("--language", "-l", type=click.Choice(LANGUAGES), required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def per_command(reference: str, hypothesis: str, language: str, as_json: bool) -> None:
     """PER, WER and CER of one reference/hypothesis pair, with the edit counts."""
@@ -77,7 +80,9 @@ def run_command(prompts: str, systems: tuple[str, ...], out: str, no_per: bool, 
         click.echo(f"  {part}: not computed: {reason}")
     for name, entry in result.results["systems"].items():
         if entry["problems"]:
-            click.echo(f"  {name}: {len(entry['problems'])} of {entry['prompts']} prompts missing or unreadable")
+            kinds = Counter(p["status"] for p in entry["problems"])
+            click.echo(f"  {name}: {len(entry['problems'])} of {entry['prompts']} prompts not scored ("
+                       + ", ".join(f"{n} {status}" for status, n in sorted(kinds.items())) + "; reasons in report.md)")
 
 
 @eval_group.command("dpo")
