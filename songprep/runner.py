@@ -121,18 +121,28 @@ def batches(sources: list[SourceFile], size: int) -> list[list[SourceFile]]:
 
 # -- worker side ---------------------------------------------------------------------------------
 _WORKER_PIPELINE: Pipeline | None = None
+_WORKER_SETUP_ERROR: Exception | None = None
 
 
 def _init_worker(config: PrepConfig, out_dir: Path, device: str) -> None:
-    global _WORKER_PIPELINE
-    _WORKER_PIPELINE = Pipeline(config)
-    _WORKER_PIPELINE.setup(StageContext(out_dir, device))
+    """Set the pipeline up once per worker. A failure is kept and raised by the first batch, so the driver
+    gets the error itself (a missing model: one line) rather than a pool broken by its initializer."""
+    global _WORKER_PIPELINE, _WORKER_SETUP_ERROR
+    try:
+        pipeline = Pipeline(config)
+        pipeline.setup(StageContext(out_dir, device))
+    except Exception as err:
+        _WORKER_SETUP_ERROR = err
+        return
+    _WORKER_PIPELINE = pipeline
 
 
 Outcomes = tuple[list[Song | Reject], dict[str, float]]  # a batch's results and its per-stage seconds
 
 
 def _run_in_worker(batch: list[SourceFile]) -> Outcomes:
+    if _WORKER_SETUP_ERROR is not None:
+        raise _WORKER_SETUP_ERROR
     assert _WORKER_PIPELINE is not None, "worker was not initialised"
     return _WORKER_PIPELINE.run(batch), _WORKER_PIPELINE.take_timings()
 
@@ -142,38 +152,89 @@ def _in_process(pipeline: Pipeline, work: list[list[SourceFile]]) -> Iterator[Ou
         yield pipeline.run(batch), pipeline.take_timings()
 
 
-def _worker_died(batch: list[SourceFile], config: PrepConfig, err: BaseException) -> Outcomes:
+def _worker_died(batch: list[SourceFile], config: PrepConfig, err: BaseException, why: str) -> Outcomes:
     """A batch whose worker process died (killed, out of memory): internal failures, retried next run."""
-    reason = f"worker process died ({type(err).__name__}): out of memory, or killed"
-    return [Reject(s.id, s.rel_path, "worker", reason, config.config_hash(), kind="internal",
-                   detail="".join(traceback.format_exception(err))) for s in batch], {}
+    reason = f"worker process died ({type(err).__name__}) {why}: out of memory, or killed"
+    detail = "".join(traceback.format_exception(err))
+    return [Reject(s.id, s.rel_path, "worker", reason, config.config_hash(), kind="internal", detail=detail)
+            for s in batch], {}
+
+
+#: The start method of worker processes: ``spawn`` is safe beside torch and CUDA threads.
+START_METHOD = "spawn"
+#: Worker deaths with no batch finished between them after which no new pool is started (the machine is
+#: killing every worker): the batches left are internal failures, retried by the next run.
+MAX_DEATHS_IN_A_ROW = 5
+
+
+@dataclass
+class _Batch:
+    sources: list[SourceFile]
+    #: In flight when a worker died. A suspect runs alone in the pool, so a death then names it.
+    suspect: bool = False
+    #: Finished before its pool broke; handed on in its turn.
+    outcomes: Outcomes | None = None
 
 
 def _in_pool(config: PrepConfig, out_dir: Path, device: str, jobs: int,
              work: list[list[SourceFile]]) -> Iterator[Outcomes]:
-    """Results in input order (so runs are reproducible); at most two batches per worker in flight."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                             initargs=(config, out_dir, device)) as pool:
-        in_flight: deque[tuple[list[SourceFile], Future]] = deque()
+    """Results in input order (so runs are reproducible); at most two batches per worker in flight.
 
-        def take() -> Outcomes:
-            batch, future = in_flight.popleft()
-            try:
-                return future.result()
-            except BrokenProcessPool as err:
-                return _worker_died(batch, config, err)
-
-        for batch in work:
-            try:
-                in_flight.append((batch, pool.submit(_run_in_worker, batch)))
-            except BrokenProcessPool as err:  # the pool is gone: what is left is retried next run
-                yield _worker_died(batch, config, err)
-                continue
-            if len(in_flight) >= 2 * jobs:
-                yield take()
-        while in_flight:
-            yield take()
+    A worker that dies (killed, out of memory, a crash in native code) breaks the pool and fails every
+    batch in flight with it. A fresh pool takes over: the batches that were in flight run again one at a
+    time, so a batch that kills its worker again is the one to blame; its songs become internal failures
+    (retried by the next run) and the rest of the corpus goes on.
+    """
+    context = multiprocessing.get_context(START_METHOD)
+    todo = deque(_Batch(batch) for batch in work)
+    deaths, died = 0, None
+    while todo:
+        if died is not None and deaths >= MAX_DEATHS_IN_A_ROW:
+            for batch in todo:
+                yield _worker_died(batch.sources, config, died, f"{deaths} times in a row, this batch not tried")
+            return
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
+                                 initargs=(config, out_dir, device)) as pool:
+            in_flight: deque[tuple[_Batch, Future]] = deque()
+            died = None
+            while (todo or in_flight) and died is None:
+                while todo and len(in_flight) < 2 * jobs and died is None:
+                    head = todo[0]
+                    if head.outcomes is not None:  # finished in a pool that broke: its turn once nothing is ahead
+                        if in_flight:
+                            break
+                        yield todo.popleft().outcomes
+                        continue
+                    if in_flight and (head.suspect or in_flight[-1][0].suspect):
+                        break  # a suspect runs alone
+                    try:
+                        in_flight.append((head, pool.submit(_run_in_worker, head.sources)))
+                    except BrokenProcessPool as err:
+                        died = err
+                        break
+                    todo.popleft()
+                if not in_flight:
+                    continue
+                batch, future = in_flight[0]
+                try:
+                    outcomes = future.result()
+                except BrokenProcessPool as err:
+                    died = err
+                    continue
+                in_flight.popleft()
+                deaths = 0
+                yield outcomes
+            if died is None:
+                break
+            deaths += 1
+            if in_flight and in_flight[0][0].suspect:  # it was alone: it is the one
+                yield _worker_died(in_flight.popleft()[0].sources, config, died, "on this batch, twice")
+            for batch, future in reversed(in_flight):  # back to the front, in order
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    batch.outcomes = future.result()
+                else:
+                    batch.suspect = True
+                todo.appendleft(batch)
 
 
 # -- driver --------------------------------------------------------------------------------------

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from conftest import LIGHT
+from songprep import runner
 from songprep.cli import cli
+from songprep.errors import ModelNotFoundError
 from songprep.runner import RunOptions, prepare_corpus
 from songprep.stages import STAGES
 from songprep.stages.decode import DecodeStage
@@ -55,3 +60,67 @@ def test_the_cli_finishes_the_batch_then_exits_non_zero_with_one_line(mixed_corp
     assert "4 written" in result.stdout
     assert "internal error on good-1.flac in decode: ZeroDivisionError" in result.stderr
     assert "rerun the same command to retry them" in result.stderr and "Traceback" not in result.stderr
+
+
+class DyingDecode(DecodeStage):
+    """decode whose worker process dies on some songs, as if the kernel killed it for memory."""
+
+    dies_on = ("good-1.flac",)
+
+    def process(self, item):
+        if item.source.rel_path in self.dies_on:
+            os._exit(9)
+        return super().process(item)
+
+
+class UnloadableDecode(DecodeStage):
+    def setup(self, ctx):
+        raise ModelNotFoundError("model decode:none is not on this machine; looked in nowhere")
+
+
+def ids_once(out):
+    ids = list(pd.read_parquet(out / "songs").id) + list(pd.read_parquet(out / "rejects").id)
+    assert len(ids) == len(set(ids))
+    return ids
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_costs_only_its_own_batch_and_the_next_run_retries_it(mixed_corpus, tmp_path,
+                                                                                monkeypatch):
+    root, bad = mixed_corpus
+    out = tmp_path / "out"
+    monkeypatch.setattr(runner, "START_METHOD", "fork")  # workers inherit the patched stage registry
+    monkeypatch.setitem(STAGES, "decode", DyingDecode)
+    pool = RunOptions(progress=False, jobs=2)
+    summary = prepare_corpus(root, out, LIGHT, pool)
+    assert list(summary.internal_errors) == ["good-1.flac"], summary.internal_errors
+    assert summary.internal_errors["good-1.flac"].startswith("worker: worker process died (BrokenProcessPool)")
+    assert summary.written == 4 and summary.rejected == len(bad)  # the batches beside it were run again
+    rejects = pd.read_parquet(out / "rejects").set_index("source_path")
+    assert rejects.loc["good-1.flac", "kind"] == "internal"
+    assert "BrokenProcessPool" in (out / "logs" / "errors.log").read_text()
+
+    monkeypatch.setitem(STAGES, "decode", DecodeStage)
+    again = prepare_corpus(root, out, LIGHT, pool)
+    assert (again.written, again.internal_errors, again.skipped) == (1, {}, 4 + len(bad))
+    assert len(ids_once(out)) == 5 + len(bad)
+
+
+@pytest.mark.slow
+def test_workers_that_always_die_end_the_run_with_every_song_internal(mixed_corpus, tmp_path, monkeypatch):
+    root, bad = mixed_corpus
+    monkeypatch.setattr(runner, "START_METHOD", "fork")
+    monkeypatch.setattr(DyingDecode, "dies_on", tuple(p.relative_to(root).as_posix() for p in root.rglob("*.*")))
+    monkeypatch.setitem(STAGES, "decode", DyingDecode)
+    summary = prepare_corpus(root, tmp_path / "out", LIGHT, RunOptions(progress=False, jobs=2))
+    assert summary.written == 0 and summary.rejected == 0 and len(summary.internal_errors) == 5 + len(bad)
+    assert any("times in a row" in reason for reason in summary.internal_errors.values())
+
+
+@pytest.mark.slow
+def test_a_setup_failure_in_the_workers_is_the_error_itself(mixed_corpus, tmp_path, monkeypatch):
+    root, _ = mixed_corpus
+    monkeypatch.setattr(runner, "START_METHOD", "fork")
+    monkeypatch.setitem(STAGES, "decode", UnloadableDecode)
+    with pytest.raises(ModelNotFoundError, match="decode:none"):
+        prepare_corpus(root, tmp_path / "out", LIGHT, RunOptions(progress=False, jobs=2))
