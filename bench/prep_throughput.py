@@ -85,18 +85,21 @@ def naive_route(songs_dir: Path, out: Path) -> float:
     return time.perf_counter() - started
 
 
-def run_cli(songs_dir: Path, out: Path, stages: str) -> tuple[float, float]:
-    """`songprep prep -j 1` as a user runs it; returns (seconds, peak RSS in MB of that process)."""
+def run_cli(songs_dir: Path, out: Path, stages: str, *extra: str) -> tuple[float, float]:
+    """`songprep prep` as a user runs it; returns (seconds, peak RSS in MB of that process and its workers)."""
     shutil.rmtree(out, ignore_errors=True)
     command = [str(Path(sys.executable).parent / "songprep"), "prep", str(songs_dir), "-o", str(out), "-q",
-               "--stages", stages]
+               "--stages", stages, *extra]
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
     if status != 0:
         raise RuntimeError(proc.stderr.read().decode()[-2000:])
-    return seconds, usage.ru_maxrss / 1024
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest worker so far
+    return seconds, max(usage.ru_maxrss, children) / 1024
 
 
 def run(songs_dir: Path, out: Path, config: PrepConfig, **options) -> RunSummary:
@@ -142,8 +145,21 @@ def main() -> None:
     else:
         base_s = naive_script(songs_dir, work / "naive")
         rows.append(("naive script (librosa + pyloudnorm, 1 process)", base_s))
-    j1_s, j1_rss = run_cli(songs_dir, work / "j1", args.stages)
-    rows.append((f"songprep prep -j 1 (CLI; peak RSS {j1_rss:,.0f} MB)", j1_s))
+    default_s, default_rss = run_cli(songs_dir, work / "default", args.stages)
+    rows.append((f"songprep prep (the default command: -j 0 = a worker per core; peak RSS {default_rss:,.0f} MB)",
+                 default_s))
+    j1_s, j1_rss = run_cli(songs_dir, work / "j1", args.stages, "-j", "1")
+    rows.append((f"songprep prep -j 1 (CLI, one compute thread; peak RSS {j1_rss:,.0f} MB)", j1_s))
+    import songprep.device
+
+    pinned = songprep.device.WORKER_THREADS
+    songprep.device.WORKER_THREADS = os.cpu_count() or 1  # what -j 1 used before threads were pinned (#14)
+    try:
+        unpinned = run(songs_dir, work / "j1-threads", config, jobs=1, batch_size=1)
+    finally:
+        songprep.device.WORKER_THREADS = pinned
+    rows.append((f"songprep prep -j 1 with {os.cpu_count()} threads (before pinning; rows then depend on -j)",
+                 unpinned.seconds))
     local2 = run(songs_dir, work / "j2", config, jobs=2, batch_size=1)
     rows.append(("songprep prep -j 2", local2.seconds))
     if not args.no_ray:
