@@ -143,6 +143,10 @@ class G2P:
 
             from phonemizer.backend import EspeakBackend
 
+            from songprep.tools import ToolMissingError
+
+            if not EspeakBackend.is_available():  # phonemizer loads libespeak-ng (it does not run the program)
+                raise ToolMissingError.for_tool("espeak-ng")
             quiet = logging.getLogger("songprep.evaluation.g2p.phonemizer")
             quiet.setLevel(logging.ERROR)
             self._backends[voice] = EspeakBackend(voice, with_stress=False, language_switch="remove-flags",

@@ -32,6 +32,7 @@ def write_audio_file(path: Path, data: np.ndarray, rate: int = RATE, subtype: st
     """Write with soundfile, or through ffmpeg for formats libsndfile does not write (m4a, mp3)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix in (".m4a", ".mp3"):
+        require_tool("ffmpeg")
         wav = path.with_suffix(".src.wav")
         sf.write(wav, data, rate)
         subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-i", str(wav), str(path)], check=True)
@@ -95,10 +96,11 @@ def require_tool(*names: str) -> None:
     missing = [name for name in names if name != "soundfont" and shutil.which(name) is None]
     if "soundfont" in names:
         from songprep.testing.render import find_soundfont
+        from songprep.tools import ToolMissingError
 
         try:
             find_soundfont()
-        except FileNotFoundError:
+        except ToolMissingError:
             missing.append("soundfont")
     if not missing:
         return
@@ -113,9 +115,38 @@ SONG_TOOLS = ("fluidsynth", "espeak-ng", "soundfont")
 
 
 def pytest_runtest_setup(item) -> None:
-    """``@pytest.mark.needs_tools``: the test renders songs (require_tool decides skip or fail)."""
-    if item.get_closest_marker("needs_tools"):
-        require_tool(*SONG_TOOLS)
+    """``@pytest.mark.needs_tools`` (``needs_tools("ffmpeg")`` for others than the song tools): require_tool
+    decides skip or fail."""
+    marker = item.get_closest_marker("needs_tools")
+    if marker:
+        require_tool(*(marker.args or SONG_TOOLS))
+
+
+def _tool_missing(err: BaseException) -> None:
+    """A test (or its fixture) that ran into a missing tool is held to require_tool too, marked or not:
+    it skips outside CI and fails in CI, and a ToolMissingError while the tool is there stays an error."""
+    from songprep.tools import ToolMissingError
+
+    if isinstance(err, ToolMissingError) and err.tool:
+        require_tool(err.tool)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    try:
+        return (yield)
+    except Exception as err:
+        _tool_missing(err)
+        raise
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    try:
+        return (yield)
+    except Exception as err:
+        _tool_missing(err)
+        raise
 
 
 @pytest.fixture(scope="module")

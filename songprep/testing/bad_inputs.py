@@ -47,7 +47,9 @@ def _music(seconds: float, rate: int, channels: int, seed: int) -> np.ndarray:
 
 
 def _ffmpeg(src: Path, dst: Path) -> None:
-    subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-i", str(src), str(dst)], check=True)
+    from songprep.tools import require
+
+    subprocess.run([require("ffmpeg"), "-y", "-loglevel", "error", "-i", str(src), str(dst)], check=True)
 
 
 def build_bad_corpus(root: str | Path, long_hours: float = 1.0) -> dict[str, Expected]:

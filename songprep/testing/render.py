@@ -72,15 +72,21 @@ def find_soundfont() -> Path:
     for candidate in (os.environ.get(SOUNDFONT_ENV), *SOUNDFONT_CANDIDATES):
         if candidate and Path(candidate).is_file():
             return Path(candidate)
-    raise FileNotFoundError(f"no General MIDI soundfont found; set {SOUNDFONT_ENV} (tried {SOUNDFONT_CANDIDATES})")
+    from songprep.tools import ToolMissingError
+
+    raise ToolMissingError(f"no General MIDI soundfont found (tried {', '.join(SOUNDFONT_CANDIDATES)}); install one "
+                           f"with `apt-get install fluid-soundfont-gm` or set ${SOUNDFONT_ENV} to a .sf2 file",
+                           "soundfont")
 
 
 def missing_tools() -> list[str]:
     """The external programs (and soundfont) song rendering needs but cannot find."""
     missing = [tool for tool in ("fluidsynth", "espeak-ng") if shutil.which(tool) is None]
+    from songprep.tools import ToolMissingError
+
     try:
         find_soundfont()
-    except FileNotFoundError:
+    except ToolMissingError:
         missing.append("soundfont")
     return missing
 
