@@ -18,6 +18,7 @@ import numpy as np
 
 from songprep.atomic import atomic_path
 from songprep.errors import AudioDecodeError
+from songprep.tools import ToolMissingError
 
 #: Extensions treated as audio inputs (lower case, with dot).
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aif", ".aiff", ".wma")
@@ -96,6 +97,8 @@ def probe(path: str | Path) -> AudioInfo:
         if not duration or not meta.sample_rate:
             raise AudioDecodeError("no duration in header")
         return AudioInfo(int(meta.sample_rate), int(meta.num_channels), float(duration), str(meta.codec))
+    except ToolMissingError:
+        raise
     except Exception as err:
         errors.append(_one_line(err))
     raise AudioDecodeError(_describe("not readable as audio", errors, path))
@@ -122,6 +125,8 @@ def decode(path: str | Path) -> Audio:
         if data.shape[-1] == 0:
             raise AudioDecodeError("no samples")
         return Audio(np.ascontiguousarray(data), int(samples.sample_rate))
+    except ToolMissingError:
+        raise
     except Exception as err:
         errors.append(_one_line(err))
     raise AudioDecodeError(_describe("cannot decode", errors, path))
@@ -133,10 +138,14 @@ def _describe(what: str, errors: list[str], path: Path) -> str:
 
 
 def _ffmpeg_decoder(path: Path):
-    try:
-        from torchcodec.decoders import AudioDecoder
-    except Exception as err:  # torchcodec loads FFmpeg's shared libraries at import
-        raise AudioDecodeError(f"FFmpeg decoding unavailable ({_one_line(err)}); install ffmpeg") from err
+    from songprep.tools import ffmpeg_decoding, require_ffmpeg_decoding
+
+    why = ffmpeg_decoding()  # torchcodec loads FFmpeg's shared libraries at import
+    if why and path.suffix.lower() in _SOUNDFILE_EXTENSIONS:  # libsndfile's complaint about the file stands
+        raise AudioDecodeError(f"FFmpeg decoding unavailable ({why}); install ffmpeg")
+    require_ffmpeg_decoding()  # only FFmpeg reads this format: a missing library is songprep's problem, not the file's
+    from torchcodec.decoders import AudioDecoder
+
     return AudioDecoder(str(path))
 
 

@@ -118,7 +118,8 @@ def read_safetensors(path: Path, what: str) -> dict:
         return load_file(str(path))
     except Exception as err:
         raise WeightsMismatchError(f"{path} is not a {what} safetensors file ({type(err).__name__}: "
-                                   f"{' '.join(str(err).split())[:100]})") from None
+                                   f"{' '.join(str(err).split())[:100]}); pass the released model.safetensors"
+                                   ) from None
 
 
 class SongEvalScorer(AestheticScorer):

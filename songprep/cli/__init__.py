@@ -14,12 +14,38 @@ from songprep import __version__
 from songprep.errors import SongprepError
 
 
+class OneLineUsageError(click.ClickException):
+    """A bad command line as one line (click's own shows the usage, a hint and the error on four)."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"songprep: error: {self.format_message()}", err=True)
+
+
+def _one_line_usage(err: click.UsageError) -> OneLineUsageError:
+    where = f" (see `{err.ctx.command_path} --help`)" if err.ctx is not None else ""
+    return OneLineUsageError(" ".join(err.format_message().split()) + where)
+
+
 class SongprepGroup(click.Group):
     """Turns every :class:`SongprepError` into one line on stderr and the error's exit code."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as err:
+            raise _one_line_usage(err) from None
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:  # a bare group: its help, as click shows it
+            raise
+        except click.UsageError as err:  # a subcommand's bad option or argument
+            raise _one_line_usage(err) from None
         except SongprepError as err:
             click.echo(f"songprep: error: {err}", err=True)
             ctx.exit(err.exit_code)
@@ -52,7 +78,11 @@ def os_error_message(err: OSError) -> str:
         return f"not allowed to write{where} ({err.strerror}); choose a writable -o"
     if err.errno == errno.ENOENT:
         return f"no such file or folder{where}; check the path (for -o: its parent must be creatable)"
-    return f"{err.strerror or type(err).__name__}{where}"
+    if err.errno in (errno.ENOTDIR, errno.EEXIST):
+        return f"a file stands where a folder is needed{where}; choose another -o (or move that file)"
+    if err.errno == errno.EISDIR:
+        return f"a folder stands where a file is needed{where}; give a file's path"
+    return f"{err.strerror or str(err) or type(err).__name__}{where}"
 
 
 @click.group(cls=SongprepGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -54,8 +54,10 @@ def per_command(reference: str, hypothesis: str, language: str, as_json: bool) -
 @click.option("--no-loop-removal", is_flag=True, help="Keep Whisper's repetition loops in the transcript.")
 @click.option("--aesthetics", default="audiobox,songeval", show_default=True,
               help="Comma-separated scorers ('' for none).")
-@click.option("--audiobox-checkpoint", type=click.Path(), default=None)
-@click.option("--songeval-checkpoint", type=click.Path(), default=None)
+@click.option("--audiobox-checkpoint", type=click.Path(exists=True), default=None,
+              help="audiobox-aesthetics' released checkpoint.pt (or a from_pretrained folder).")
+@click.option("--songeval-checkpoint", type=click.Path(exists=True), default=None,
+              help="SongEval's ckpt/model.safetensors (its config.yaml one folder up).")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--resamples", default=2000, show_default=True, help="Bootstrap resamples.")
 @click.option("--seed", default=None, type=int, help="Bootstrap seed (default: the recorded default).")

@@ -77,6 +77,10 @@ def prep(in_dir: Path, out_dir: Path, lyrics_dir: Path | None, language: str | N
         stage_options={"separate": {"model": separator}, "transcribe": transcribe,
                        "notes": {"vocal": vocal_notes, "accompaniment": accompaniment_notes}},
     )
+    from songprep.inputs import discover
+    from songprep.tools import require_decoders_for
+
+    require_decoders_for(source.path for source in discover(in_dir, lyrics_dir))  # m4a/aac/wma need FFmpeg
     options = run_options(jobs, device, batch_size, rows_per_shard, overwrite, retry_rejects, quiet)
     options.engine = engine
     options.ray_address = ray_address or os.environ.get("RAY_ADDRESS")
