@@ -112,22 +112,30 @@ def _check_hub_reachable(timeout_s: float = 3.0) -> None:
         raise ConnectionError(f"{host} unreachable ({err})") from None
 
 
-def load_strict(module, state: dict, what: str, source: str | Path) -> None:
+def load_strict(module, state: dict, what: str, source: str | Path, unused: tuple[str, ...] = ()) -> None:
     """Load ``state`` into ``module`` only if its keys are exactly the module's: a mismatch is an error.
 
-    Why: ``strict=False`` with a foreign file leaves random weights that still score 1-5.
+    Why: ``strict=False`` with a foreign file leaves random weights that still score 1-5. ``unused`` names
+    key prefixes the scores never read (training-only buffers): those alone may be absent or extra.
     """
     from songprep.errors import WeightsMismatchError
 
-    expected = set(module.state_dict())
-    missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
+    def counted(keys) -> set[str]:
+        return {k for k in keys if not k.startswith(unused)} if unused else set(keys)
+
+    own = set(module.state_dict())
+    expected, given = counted(own), counted(state)
+    missing, unexpected = sorted(expected - given), sorted(given - expected)
     if missing or unexpected:
         example = (missing or unexpected)[0]
         raise WeightsMismatchError(f"{source} does not hold {what} weights: {len(missing)} missing and "
                                    f"{len(unexpected)} unexpected keys (e.g. {example!r}); pass the released "
                                    "checkpoint")
     try:
-        module.load_state_dict(state, strict=True)
+        if unused:  # every counted key matched above; unused ones the file lacks keep their initial values
+            module.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
+        else:
+            module.load_state_dict(state, strict=True)
     except RuntimeError as err:  # same keys, other shapes (another size of the architecture)
         first = " ".join(str(err).split())[:160]
         raise WeightsMismatchError(f"{source} does not fit {what}: {first}") from None

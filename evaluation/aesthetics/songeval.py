@@ -82,6 +82,11 @@ def muq_hidden_state(muq, wave, layer: int = MUQ_LAYER):
     return captured["h"]
 
 
+#: MuQ keys SongEval's features never read: the random-projection quantizers that made MuQ's training targets
+#: (seeded buffers; muq's own ``from_pretrained`` loads non-strictly). Every other key must match exactly.
+MUQ_UNUSED = ("model.quantizer_",)
+
+
 def load_muq(source: str | Path | dict, device: str = "cpu"):
     """MuQ from a folder (config.json + model.safetensors) or a config dict (random weights)."""
     import json
@@ -101,10 +106,9 @@ def load_muq(source: str | Path | dict, device: str = "cpu"):
     config["w2v2_config"] = w2v
     model = MuQ(config)
     if weights is not None:
-
         from songprep.evaluation.aesthetics.base import load_strict
 
-        load_strict(model, read_safetensors(weights, "MuQ"), "MuQ", weights)
+        load_strict(model, read_safetensors(weights, "MuQ"), "MuQ", weights, unused=MUQ_UNUSED)
     return model.to(device).eval()
 
 
