@@ -2,9 +2,11 @@
 
 What each language uses, and why (checked by hand against espeak-ng 1.51's own output):
 
-* **en, es**: phonemizer's espeak-ng backend (``en-us``, ``es``), stress marks off, one token per
-  phone. Each distinct word is phonemized once (cached), so a word the recogniser got right always
-  yields the same phones as the reference: an error is never a context artefact of the g2p.
+* **en, es and every other language but zh/ja** (fr, de, it, pt, ko, nl, sv, da, fi, pl, cs, ro, hu,
+  ru, uk, tr, id, ca, el): phonemizer's espeak-ng backend in that language's own voice (``en-us``,
+  ``es``, ``fr-fr``, ...), stress marks off, one token per phone. Each distinct word is phonemized
+  once (cached), so a word the recogniser got right always yields the same phones as the reference:
+  an error is never a context artefact of the g2p.
 * **zh**: espeak-ng's Mandarin voice reads many hanzi as English letter names (``爱`` comes out as
   ``(en)nɪθɹiː(cmn)``, with language-switch flags), so zh uses ``pypinyin`` as VERSA does: per
   syllable, the initial and the tone-marked final (``我爱你`` -> ``uo3 ai4 n i3``), with pypinyin's
@@ -28,9 +30,10 @@ from songprep.errors import UsageError
 from songprep.evaluation.normalise import LANGUAGES
 
 ESPEAK_VOICES = {"en": "en-us", "es": "es", "ja": "ja", "zh": "cmn", "fr": "fr-fr", "de": "de", "it": "it",
-                 "pt": "pt", "ko": "ko"}
-#: Languages phonemized by espeak-ng directly, word by word.
-ESPEAK_DIRECT = ("en", "es", "fr", "de", "it", "pt", "ko")
+                 "pt": "pt", "ko": "ko", "nl": "nl", "sv": "sv", "da": "da", "fi": "fi", "pl": "pl", "cs": "cs",
+                 "ro": "ro", "hu": "hu", "ru": "ru", "uk": "uk", "tr": "tr", "id": "id", "ca": "ca", "el": "el"}
+#: Languages phonemized by espeak-ng directly, word by word, in their own voice (all but zh and ja).
+ESPEAK_DIRECT = tuple(lang for lang in ESPEAK_VOICES if lang not in ("zh", "ja"))
 _LATIN_WORD = re.compile(r"[a-z][a-z']*")
 
 

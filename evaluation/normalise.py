@@ -17,8 +17,9 @@ import re
 import unicodedata
 from functools import lru_cache
 
-#: What the evaluator scores: the languages with a g2p here (espeak-ng for the alphabetic ones).
-LANGUAGES = ("en", "zh", "es", "ja", "fr", "de", "it", "pt", "ko")
+#: What the evaluator scores: the languages with a g2p here (espeak-ng for all but zh and ja).
+LANGUAGES = ("en", "zh", "es", "ja", "fr", "de", "it", "pt", "ko", "nl", "sv", "da", "fi", "pl", "cs", "ro", "hu",
+             "ru", "uk", "tr", "id", "ca", "el")
 NORMALISER_VERSION = "1"
 
 _CJK = (
@@ -53,7 +54,8 @@ def normaliser_rules() -> dict[str, str]:
         "case": "lower case (str.lower)",
         "punctuation": "every Unicode punctuation/symbol character becomes a space; apostrophes inside a word "
                        "are kept (don't, l'amour)",
-        "numbers": "digits spelled out in the song's language (num2words; a built-in reader for zh)",
+        "numbers": "digits spelled out in the song's language (num2words; a built-in reader for zh; digits left "
+                   "to espeak-ng where num2words has no such language: el)",
         "cjk": "han, hiragana and katakana split into one token per character (WER on zh/ja counts characters)",
         "whitespace": "collapsed to single spaces",
         "libraries": f"num2words {_num2words_version()}",
@@ -103,7 +105,10 @@ def spell_number(number: str, language: str) -> str:
     except ImportError:  # without num2words, digits are left for the phonemizer to read
         return number
     value: float | int = float(digits) if "." in digits else int(digits)
-    spoken = num2words(value, lang=language if language in LANGUAGES else "en")
+    try:
+        spoken = num2words(value, lang=language if language in LANGUAGES else "en")
+    except NotImplementedError:  # num2words does not speak it (el): the phonemizer reads the digits
+        return number
     return spoken.replace("-", " ").replace(",", " ")
 
 

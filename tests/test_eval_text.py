@@ -142,8 +142,8 @@ def test_a_lyric_whose_language_cannot_be_told_is_refused_not_scored_as_english(
         assert '"language" field' in refused.refused
     prompts.write_text('{"idx": "b", "gt_lyric": "[verse] la la la", "language": "es"}\n', encoding="utf-8")
     assert [(p.language, p.refused) for p in load_prompts(prompts)] == [("es", "")]
-    prompts.write_text('{"idx": "b", "gt_lyric": "[verse] la la la", "language": "sv"}\n', encoding="utf-8")
-    with pytest.raises(UsageError, match=r"p.jsonl line 1: language 'sv' not one of"):
+    prompts.write_text('{"idx": "b", "gt_lyric": "[verse] la la la", "language": "tlh"}\n', encoding="utf-8")
+    with pytest.raises(UsageError, match=r"p.jsonl line 1: language 'tlh' not one of"):
         load_prompts(prompts)
 
 
@@ -152,6 +152,30 @@ def test_languages_espeak_knows_get_their_own_phonemes():
     g2p = G2P()
     assert g2p.phonemize(["bonjour"], "fr") != g2p.phonemize(["bonjour"], "en")
     assert g2p.phonemize(["ich"], "de")[0]
+
+
+WORDS = {"fr": "amour", "de": "liebe", "it": "amore", "pt": "coração", "ko": "사랑", "nl": "liefde", "sv": "kärlek",
+         "da": "kærlighed", "fi": "rakkaus", "pl": "miłość", "cs": "láska", "ro": "dragoste", "hu": "szerelem",
+         "ru": "любовь", "uk": "кохання", "tr": "aşk", "id": "cinta", "ca": "amor", "el": "αγάπη"}
+
+
+def test_every_language_but_zh_and_ja_has_its_own_espeak_voice_and_phones():
+    import subprocess
+
+    from songprep.evaluation.g2p import ESPEAK_DIRECT, ESPEAK_VOICES
+    from songprep.evaluation.normalise import LANGUAGES
+
+    voices = set(subprocess.run(["espeak-ng", "--voices"], capture_output=True, text=True).stdout.split())
+    assert set(ESPEAK_DIRECT) == set(LANGUAGES) - {"zh", "ja"} and set(WORDS) == set(ESPEAK_DIRECT) - {"en", "es"}
+    g2p = G2P()
+    for language, word in WORDS.items():
+        assert ESPEAK_VOICES[language] in voices, language
+        choice = g2p_choices((language,))[language]
+        assert choice["backend"] == f"espeak-ng ({ESPEAK_VOICES[language]})"
+        phones = g2p.phonemize([normalise_text(word, language)], language)[0]
+        english = g2p.phonemize([normalise_text(word, language)], "en")[0]
+        assert phones and (phones != english or language == "ko"), (language, phones)  # en-us reads hangul as ko
+    assert normalise_text("42", "el") == "42"  # num2words has no Greek: espeak-ng reads the digits
 
 
 def test_the_protocol_says_whether_gating_and_loop_removal_ran_and_its_hash_follows():
