@@ -19,7 +19,7 @@ import platform
 import shutil
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,8 @@ class DatasetState:
     reject_ids: set[str]
     reject_stages: Counter
     content: dict[str, str]  # content_sha256 -> source_path of the song that holds it
+    #: Rejects of kind ``internal`` written by this run (those of earlier runs were dropped, to be retried).
+    internal_ids: set[str] = field(default_factory=set)
 
 
 class DatasetWriter:
@@ -134,7 +136,8 @@ class DatasetWriter:
 
     # -- resume state -------------------------------------------------------------------------
     def completed_ids(self) -> set[str]:
-        """Ids already written as songs or rejects: a rerun skips them."""
+        """Ids already written as songs or input rejects: a rerun skips them (internal failures of earlier
+        runs were dropped when this writer opened the dataset, so they are tried again)."""
         return self.state.song_ids | self.state.reject_ids
 
     def _drop_internal_rejects(self) -> None:
@@ -236,6 +239,7 @@ class DatasetWriter:
         else:
             if outcome.kind == "internal":
                 self.log_internal(outcome)
+                self.state.internal_ids.add(outcome.id)
             self._rejects.append(outcome)
             self.state.reject_ids.add(outcome.id)
             self.state.reject_stages[outcome.stage] += 1
@@ -291,6 +295,7 @@ class DatasetWriter:
                 "songs": len(self.state.song_ids),
                 "rejects": len(self.state.reject_ids),
                 "rejects_by_stage": dict(sorted(self.state.reject_stages.items())),
+                "internal": len(self.state.internal_ids),  # of the rejects: songprep's failures, retried next run
             },
             "tool_versions": tool_versions(),
             "created_at": self.created_at,

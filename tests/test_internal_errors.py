@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pandas as pd
@@ -40,6 +41,7 @@ def test_a_bug_is_logged_not_final_and_the_next_run_retries_it(mixed_corpus, tmp
     assert kinds.pop("good-1.flac") == "internal" and set(kinds.values()) == {"input"}
     log = (out / "logs" / "errors.log").read_text()
     assert "good-1.flac" in log and "Traceback" in log and "ZeroDivisionError" in log
+    assert json.loads((out / "manifest.json").read_text())["counts"]["internal"] == 1
 
     monkeypatch.setitem(STAGES, "decode", DecodeStage)  # the bug is fixed
     again = prepare_corpus(root, out, LIGHT, QUIET)  # no --retry-rejects
@@ -49,6 +51,7 @@ def test_a_bug_is_logged_not_final_and_the_next_run_retries_it(mixed_corpus, tmp
     assert "good-1.flac" in set(songs.source_path) and "good-1.flac" not in set(rejects.source_path)
     ids = list(songs.id) + list(rejects.id)
     assert len(ids) == len(set(ids)) == 5 + len(bad)
+    assert json.loads((out / "manifest.json").read_text())["counts"]["internal"] == 0
 
 
 def test_the_cli_finishes_the_batch_then_exits_non_zero_with_one_line(mixed_corpus, tmp_path, monkeypatch):
@@ -57,7 +60,7 @@ def test_the_cli_finishes_the_batch_then_exits_non_zero_with_one_line(mixed_corp
     result = CliRunner().invoke(cli, ["prep", str(root), "-o", str(tmp_path / "out"), "--stages", "decode,lyrics",
                                       "-j", "1", "-q"])
     assert result.exit_code == 5
-    assert "4 written" in result.stdout
+    assert "4 written, 5 rejected, 1 failed inside songprep" in result.stdout
     assert "internal error on good-1.flac in decode: ZeroDivisionError" in result.stderr
     assert "rerun the same command to retry them" in result.stderr and "Traceback" not in result.stderr
 

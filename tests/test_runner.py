@@ -45,7 +45,8 @@ def test_good_songs_are_written_and_bad_ones_rejected_with_reasons(mixed_corpus,
     assert prov["config_hash"] == LIGHT.config_hash()
     assert [s["stage"] for s in prov["stages"]] == ["decode", "lyrics"]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["counts"] == {"songs": 5, "rejects": 5, "rejects_by_stage": {"decode": 4, "lyrics": 1}}
+    assert manifest["counts"] == {"songs": 5, "rejects": 5, "rejects_by_stage": {"decode": 4, "lyrics": 1},
+                                  "internal": 0}
     assert manifest["schema_version"] == SCHEMA_VERSION and manifest["config"]["stages"] == ["decode", "lyrics"]
     assert manifest["input_dir"] == str(root.resolve())
 

@@ -18,8 +18,9 @@ def run_options(jobs: int = 0, device: str = "auto", batch_size: int = 1, rows_p
 
 def print_summary(summary: RunSummary) -> None:
     rate = f", {summary.realtime_factor:.1f}x realtime" if summary.audio_seconds else ""
+    failed = f", {len(summary.internal_errors)} failed inside songprep" if summary.internal_errors else ""
     click.echo(
-        f"{summary.written} written, {summary.rejected} rejected, {summary.skipped} already done "
+        f"{summary.written} written, {summary.rejected} rejected{failed}, {summary.skipped} already done "
         f"(of {summary.found} found) -> {summary.out_dir} in {summary.seconds:.1f} s{rate}"
     )
     if summary.stage_seconds:
