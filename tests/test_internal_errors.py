@@ -12,9 +12,13 @@ from click.testing import CliRunner
 from conftest import LIGHT
 from songprep import runner
 from songprep.cli import cli
-from songprep.errors import ModelNotFoundError
+from songprep.config import PrepConfig
+from songprep.errors import AudioRejected, LyricsError, ModelNotFoundError
+from songprep.inputs import SourceFile
+from songprep.pipeline import Pipeline
+from songprep.records import Reject
 from songprep.runner import RunOptions, prepare_corpus
-from songprep.stages import STAGES
+from songprep.stages import STAGES, Stage
 from songprep.stages.decode import DecodeStage
 
 QUIET = RunOptions(progress=False)
@@ -127,3 +131,34 @@ def test_a_setup_failure_in_the_workers_is_the_error_itself(mixed_corpus, tmp_pa
     monkeypatch.setitem(STAGES, "decode", UnloadableDecode)
     with pytest.raises(ModelNotFoundError, match="decode:none"):
         prepare_corpus(root, tmp_path / "out", LIGHT, RunOptions(progress=False, jobs=2))
+
+
+class Raising(Stage):
+    """A stage that raises what its song's name says (batches too, so the pipeline isolates each song)."""
+
+    name = "raising"
+    reads = ("source",)
+    raises = {"bug": ZeroDivisionError("division by zero"), "memory": MemoryError(),
+              "model": ModelNotFoundError("model whisper:huge is not on this machine"),
+              "silent": AudioRejected("silent: digital silence"), "lyrics": LyricsError("lyrics file is empty")}
+
+    def process_batch(self, items):
+        for item in items:
+            if item.source.id in self.raises:
+                raise self.raises[item.source.id]
+        return items
+
+
+def test_only_reject_errors_are_input_problems_everything_else_is_internal(tmp_path, monkeypatch):
+    monkeypatch.setitem(STAGES, "raising", Raising)
+    pipeline = Pipeline(PrepConfig(stages=("raising",)))
+    names = ["fine", *Raising.raises]
+    outcomes = pipeline.run([SourceFile(n, tmp_path / f"{n}.wav", f"{n}.wav") for n in names])
+    kinds = {o.id: (o.kind, o.reason) if isinstance(o, Reject) else "song" for o in outcomes}
+    assert kinds == {"fine": "song", "bug": ("internal", "ZeroDivisionError: division by zero"),
+                     "memory": ("internal", "MemoryError"),
+                     "model": ("internal", "ModelNotFoundError: model whisper:huge is not on this machine"),
+                     "silent": ("input", "silent: digital silence"), "lyrics": ("input", "lyrics file is empty")}
+    internal = [o for o in outcomes if isinstance(o, Reject) and o.kind == "internal"]
+    assert all("Traceback" in o.detail and o.stage == "raising" for o in internal)
+    assert all("detail" not in o.to_dict() for o in internal)  # the traceback goes to the log, not the table
