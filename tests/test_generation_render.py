@@ -128,7 +128,11 @@ def test_stft_pca_decoding_in_slices_changes_nothing(fitted_pca: StftPcaAutoenco
     z = torch.randn(2, 32, 12, generator=torch.Generator().manual_seed(0))
     whole = fitted_pca.decode(z)
     monkeypatch.setattr(autoencoder, "GRIFFIN_LIM_BINS_PER_PASS", 1)  # one channel of one song per pass
-    assert torch.allclose(fitted_pca.decode(z), whole, atol=1e-5)
+    sliced = fitted_pca.decode(z)
+    # float32 FFTs of one row and of a batch may round differently, and 32 Griffin-Lim iterations carry that
+    # (measured: 1.4e-4 at most on a peak of 3.4, 3.6e-5 relative): far below anything audible
+    assert torch.allclose(sliced, whole, atol=1e-3)
+    assert float((sliced - whole).norm() / whole.norm()) < 1e-4
 
 
 def test_stft_pca_fit_needs_enough_frames() -> None:
