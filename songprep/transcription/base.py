@@ -28,8 +28,23 @@ from songprep.transcription import (
 )
 from songprep.transcription.gating import VoiceGate, clip_timestamps
 
+#: Whisper's own quality gates, applied without its sampling fallback: a segment this repetitive (gzip
+#: compression ratio) is a decoder loop, and one Whisper itself judges silent (no-speech probability over
+#: 0.6 with a mean log-probability under -1) is invented. Both are dropped, deterministically.
+MAX_COMPRESSION_RATIO = 2.4
+NO_SPEECH_PROBABILITY = 0.6
+MIN_AVG_LOGPROB = -1.0
 #: How both backends decode, recorded in every transcript's provenance.
-DECODING = "beam search, temperature 0 (no sampling fallback)"
+DECODING = ("beam search, temperature 0 (no sampling fallback); segments dropped when compression ratio > 2.4 "
+            "or (no-speech probability > 0.6 and mean log-probability < -1)")
+
+
+def invented(compression_ratio: float | None, no_speech_prob: float | None, avg_logprob: float | None) -> bool:
+    """Whisper's fallback triggers, used to drop a segment instead of re-sampling it."""
+    if compression_ratio is not None and compression_ratio > MAX_COMPRESSION_RATIO:
+        return True
+    return (no_speech_prob is not None and avg_logprob is not None and no_speech_prob > NO_SPEECH_PROBABILITY
+            and avg_logprob < MIN_AVG_LOGPROB)
 
 
 class GatedWhisper:

@@ -10,7 +10,7 @@ import numpy as np
 
 from songprep import models
 from songprep.transcription import RawWord
-from songprep.transcription.base import GatedWhisper
+from songprep.transcription.base import GatedWhisper, invented
 
 
 class FasterWhisperTranscriber(GatedWhisper):
@@ -33,7 +33,9 @@ class FasterWhisperTranscriber(GatedWhisper):
             samples, language=language, beam_size=self.beam_size, temperature=0.0, word_timestamps=True,
             condition_on_previous_text=not self.loops, vad_filter=False, clip_timestamps=clips)
         return [RawWord(w.word, w.start, w.end, w.probability, i)
-                for i, segment in enumerate(segments) for w in (segment.words or [])]
+                for i, segment in enumerate(segments)
+                if not invented(segment.compression_ratio, segment.no_speech_prob, segment.avg_logprob)
+                for w in (segment.words or [])]
 
 
 def _weights_path(name: str, local_path: str | None) -> Path | None:

@@ -17,7 +17,7 @@ import numpy as np
 from songprep import models
 from songprep.errors import ModelNotFoundError, UsageError
 from songprep.transcription import RawWord
-from songprep.transcription.base import GatedWhisper
+from songprep.transcription.base import GatedWhisper, invented
 
 
 def converted_checkpoint_path(variant: str) -> Path:
@@ -100,4 +100,7 @@ class OpenAIWhisperTranscriber(GatedWhisper):
             temperature=0.0, fp16=self.device.startswith("cuda"), condition_on_previous_text=not self.loops,
             clip_timestamps=clips, verbose=None)
         return [RawWord(w["word"], w["start"], w["end"], w.get("probability", 1.0), i)
-                for i, segment in enumerate(result["segments"]) for w in segment.get("words", [])]
+                for i, segment in enumerate(result["segments"])
+                if not invented(segment.get("compression_ratio"), segment.get("no_speech_prob"),
+                                segment.get("avg_logprob"))
+                for w in segment.get("words", [])]
