@@ -261,6 +261,7 @@ def prepare_corpus(in_dir: str | Path, out_dir: str | Path, config: PrepConfig |
     jobs = options.jobs or default_jobs(device)
     work = batches(pending, options.batch_size)
     progress = Progress(len(sources), summary.skipped, options.progress)
+    outcomes: Iterator[Outcomes] | None = None
     try:
         if options.engine == "ray":
             from songprep.ray_engine import ray_outcomes
@@ -288,6 +289,11 @@ def prepare_corpus(in_dir: str | Path, out_dir: str | Path, config: PrepConfig |
                     summary.rejected += 1
                     summary.reject_reasons[outcome.source_path] = f"{outcome.stage}: {outcome.reason}"
     finally:
+        # close the pool (or Ray's stream) now, also when the writer raised: a generator left suspended
+        # keeps its worker processes alive, and they outlive this process (seen: 16 orphans, 6 GB, in tests)
+        close = getattr(outcomes, "close", None)
+        if close is not None:
+            close()
         writer.close()  # whatever finished is kept, also on Ctrl-C
         progress.close()
     summary.seconds = time.perf_counter() - started
