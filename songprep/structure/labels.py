@@ -145,31 +145,28 @@ def _label_sung(sung: list[Segment]) -> None:
             seg.label = "verse"
 
 
-def _label_instrumental(segments: list[Segment]) -> None:
-    """Evidence says nobody sings: quiet ends are intro/outro, everything else inst."""
+def _label_quiet_ends(segments: list[Segment]) -> list[Segment]:
+    """Unlabelled quiet ends become intro/outro; returns the segments still unlabelled."""
     open_ = [s for s in segments if not s.label]
     if not open_:
-        return
+        return []
     median_db = float(np.median([s.rms_db for s in open_]))
     if len(open_) >= 3 and open_[0].rms_db < median_db - 1.0:
         open_[0].label = "intro"
     if len(open_) >= 3 and open_[-1].rms_db < median_db - 1.0:
         open_[-1].label = "outro"
-    for seg in open_:
-        seg.label = seg.label or "inst"
+    return [s for s in open_ if not s.label]
+
+
+def _label_instrumental(segments: list[Segment]) -> None:
+    """Evidence says nobody sings: quiet ends are intro/outro, everything else inst."""
+    for seg in _label_quiet_ends(segments):
+        seg.label = "inst"
 
 
 def _label_without_singing(segments: list[Segment]) -> None:
     """No vocal evidence: quiet ends are intro/outro, the most repeated loud group the chorus, the rest verse."""
-    open_ = [s for s in segments if not s.label]
-    if not open_:
-        return
-    median_db = float(np.median([s.rms_db for s in open_]))
-    if len(open_) >= 3 and open_[0].rms_db < median_db - 1.0:
-        open_[0].label = "intro"
-    if len(open_) >= 3 and open_[-1].rms_db < median_db - 1.0:
-        open_[-1].label = "outro"
-    middle = [s for s in open_ if not s.label]
+    middle = _label_quiet_ends(segments)
     if middle:
         _label_sung(middle)
 
