@@ -34,10 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _table import print_table  # noqa: E402
 
-from songprep.alignment import align_lyrics, align_with_whisper  # noqa: E402
+from songprep.alignment import align_lyrics, align_with_whisper, to_16k  # noqa: E402
 from songprep.alignment.guide import FRAME_S, activity, frame_db  # noqa: E402
 from songprep.alignment.normalise import reference_words  # noqa: E402
-from songprep.audio import Audio, decode, resample  # noqa: E402
+from songprep.audio import Audio, decode  # noqa: E402
 from songprep.records import Word  # noqa: E402
 from songprep.testing.corpus import build_corpus  # noqa: E402
 from songprep.testing.truth import TruthSong  # noqa: E402
@@ -56,7 +56,7 @@ def degrade(vocals: Audio, accompaniment: Audio, semitones: float = 2.0, bleed_d
 
 def uniform_baseline(lines: list[str], vocals: Audio, language: str) -> list[Word]:
     """Words spread evenly over the vocal-active frames (each word gets the same share of active time)."""
-    mono = resample(Audio(vocals.mono()[None], vocals.sample_rate), 16000).samples[0]
+    mono = to_16k(vocals)
     active = np.flatnonzero(activity(frame_db(mono)) > 0.5)
     ref = reference_words(lines, language)
     edges = np.linspace(0, len(active), len(ref) + 1).astype(int)
@@ -98,7 +98,7 @@ class Whisper:
         self.model = WhisperModel(str(target), device="cpu", compute_type="int8", cpu_threads=2)
 
     def words(self, vocals: Audio, language: str) -> list[Word]:
-        mono = resample(Audio(vocals.mono()[None], vocals.sample_rate), 16000).samples[0]
+        mono = to_16k(vocals)
         segments, _ = self.model.transcribe(mono, language=language, word_timestamps=True, vad_filter=True,
                                             beam_size=1)
         return [Word(w.word.strip(), w.start, w.end, w.probability) for s in segments for w in s.words or []]

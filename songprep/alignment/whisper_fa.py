@@ -219,8 +219,7 @@ def align_whisper(vocal_16k: np.ndarray, words: list[RefWord], language: str, mo
             if first_frame[idx[0]] < 0 or idx[-1] > last_token:
                 break
             start = seek + first_frame[idx[0]] * FRAME_S
-            following = np.flatnonzero(owner > w)
-            end_frame = _token_end(first_frame, idx[-1], act, matrix.shape[1], following)
+            end_frame = _token_end(first_frame, idx[-1], act, matrix.shape[1])
             end = seek + end_frame * FRAME_S
             if not last_window and end > window_end - MARGIN_S:
                 break
@@ -238,7 +237,7 @@ def align_whisper(vocal_16k: np.ndarray, words: list[RefWord], language: str, mo
     return WordTimes(starts, ends, probability)
 
 
-def _token_end(first_frame: np.ndarray, token: int, act: np.ndarray, n_frames: int, following: np.ndarray) -> int:
+def _token_end(first_frame: np.ndarray, token: int, act: np.ndarray, n_frames: int) -> int:
     """A word's last token ends where the next token starts, or earlier where the vocal falls silent."""
     nxt = first_frame[token + 1] if token + 1 < len(first_frame) and first_frame[token + 1] >= 0 else n_frames
     end = int(nxt)

@@ -104,11 +104,11 @@ class AlignStage(Stage):
             mix = item.audio if "vocals" in item.stems else None
             alignment = align_with_whisper(item.reference_lines, vocals, language, self.model, mix=mix)
         elif self.method == "ctc":
+            from songprep.alignment import to_16k
             from songprep.alignment.ctc import align_ctc
             from songprep.alignment.normalise import reference_words
-            from songprep.audio import Audio, resample
 
-            mono = resample(Audio(vocals.mono()[None], vocals.sample_rate), 16000).samples[0]
+            mono = to_16k(vocals)
             alignment = align_ctc(reference_words(item.reference_lines, language), mono, language, None,
                                   model=self.model, device=self.ctx.device if self.ctx else "cpu")
         else:
