@@ -114,7 +114,9 @@ def ray_outcomes(config: PrepConfig, out_dir: Path, device: str, jobs: int, batc
             PipelineActor,
             fn_constructor_args=(config, str(out_dir), device),
             batch_size=batch_size,
-            compute=ray.data.ActorPoolStrategy(size=max(jobs, 1)),
+            # one batch per actor at a time: a batch queued behind one that kills the actor would die
+            # with it and spend its retry there, so an innocent song could be dropped with a bad one
+            compute=ray.data.ActorPoolStrategy(size=max(jobs, 1), max_tasks_in_flight_per_actor=1),
             num_cpus=1,
             num_gpus=gpus_per_actor,
             max_task_retries=TASK_RETRIES,
