@@ -72,20 +72,20 @@ class Generator:
     def build(cls, config: GeneratorConfig, device: str | torch.device = "cpu") -> Generator:
         """Fresh (untrained) modules of ``config`` on ``device`` (built there: a 4B LM never passes through CPU
         memory); tokenizers and autoencoder still need ``fit``."""
-        from songprep.generation.audio_tokenizer import build_audio_tokenizer
-        from songprep.generation.autoencoder import build_autoencoder
+        return cls.around(Codec.build(config, device), device)
+
+    @classmethod
+    def around(cls, codec: Codec, device: str | torch.device = "cpu") -> Generator:
+        """Fresh LeLM and renderer of the codec's config, built on ``device`` around its (fitted) tokenizers."""
         from songprep.generation.lelm import LeLM
-        from songprep.generation.lyric_tokenizer import LyricTokenizer
         from songprep.generation.renderer import FlowRenderer
 
-        lyric_tokenizer = LyricTokenizer()
-        audio_tokenizers = {s: build_audio_tokenizer(config.audio_tokenizer) for s in STREAMS}
-        autoencoder = build_autoencoder(config.autoencoder)
+        config = codec.config
         vocab = config.audio_tokenizer.codebook_size
-        lelm = LeLM.create(config.lm, lyric_tokenizer.vocab_size, vocab, device=device)
+        lelm = LeLM.create(config.lm, codec.lyric_tokenizer.vocab_size, vocab, device=device)
         with torch.device(device):
             renderer = FlowRenderer(config.renderer, vocab, config.autoencoder.latent_dim)
-        return cls(config, lyric_tokenizer, audio_tokenizers, autoencoder.to(device), lelm, renderer)
+        return cls(config, codec.lyric_tokenizer, codec.audio_tokenizers, codec.autoencoder.to(device), lelm, renderer)
 
     def to(self, device: str | torch.device) -> Generator:
         self.lelm.to(device)
@@ -101,17 +101,12 @@ def is_checkpoint(directory: str | Path) -> bool:
 
 def save_checkpoint(directory: str | Path, generator: Generator, meta: dict[str, Any]) -> Path:
     """Write ``generator`` and ``meta`` to ``directory`` (created); meta.json last, as the completion mark."""
-    from safetensors.torch import save_file, save_model
+    from safetensors.torch import save_model
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     (out / META_FILE).unlink(missing_ok=True)
-    _write_json(out / CONFIG_FILE, generator.config.to_dict())
-    _write_json(out / LYRIC_TOKENIZER_FILE, generator.lyric_tokenizer.to_dict())
-    states = {f"{stream}.{k}": _cpu(v) for stream in STREAMS
-              for k, v in generator.audio_tokenizers[stream].state_dict().items()}
-    save_file(states, str(out / AUDIO_TOKENIZERS_FILE))
-    save_file({k: _cpu(v) for k, v in generator.autoencoder.state_dict().items()}, str(out / AUTOENCODER_FILE))
+    save_codec(out, generator)
     save_model(generator.lelm, str(out / LELM_FILE))
     save_model(generator.renderer, str(out / RENDERER_FILE))
     generator.meta = dict(meta)
@@ -122,9 +117,7 @@ def save_checkpoint(directory: str | Path, generator: Generator, meta: dict[str,
 def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -> Generator:
     """The generator saved in ``directory``; a missing or damaged folder raises one line saying what to do."""
     from safetensors import SafetensorError
-    from safetensors.torch import load_file, load_model
-
-    from songprep.generation.lyric_tokenizer import LyricTokenizer
+    from safetensors.torch import load_model
 
     root = Path(directory)
     if not root.is_dir():
@@ -138,13 +131,7 @@ def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -
     try:
         config = GeneratorConfig.from_dict(_read_json(root / CONFIG_FILE))
         generator = Generator.build(config, device)
-        generator.lyric_tokenizer = LyricTokenizer.from_dict(_read_json(root / LYRIC_TOKENIZER_FILE))
-        states = load_file(str(root / AUDIO_TOKENIZERS_FILE))
-        for stream in STREAMS:
-            prefix = f"{stream}."
-            generator.audio_tokenizers[stream].load_state_dict(
-                {k[len(prefix):]: v for k, v in states.items() if k.startswith(prefix)})
-        generator.autoencoder.load_state_dict(load_file(str(root / AUTOENCODER_FILE)))
+        _load_codec_into(root, generator)
         load_model(generator.lelm, str(root / LELM_FILE), strict=True, device=str(device))
         load_model(generator.renderer, str(root / RENDERER_FILE), strict=True, device=str(device))
         generator.meta = _read_json(root / META_FILE)
@@ -155,6 +142,81 @@ def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -
     generator.lelm.eval()
     generator.renderer.eval()
     return generator.to(device)
+
+
+CODEC_FILES = (CONFIG_FILE, LYRIC_TOKENIZER_FILE, AUDIO_TOKENIZERS_FILE, AUTOENCODER_FILE)
+
+
+@dataclass
+class Codec:
+    """The fitted, non-learned-by-SGD half of a generator: what turns songs into token streams and latents.
+
+    ``songprep tokenize`` fits and saves one (without a LeLM or renderer: a 4 B LM need not be built to
+    encode a corpus); training builds the models around it. ``audio_tokens`` is Generator's own.
+    """
+
+    config: GeneratorConfig
+    lyric_tokenizer: Any
+    audio_tokenizers: dict[str, Any]
+    autoencoder: Any
+
+    audio_tokens = Generator.audio_tokens
+
+    @classmethod
+    def build(cls, config: GeneratorConfig, device: str | torch.device = "cpu") -> Codec:
+        from songprep.generation.audio_tokenizer import build_audio_tokenizer
+        from songprep.generation.autoencoder import build_autoencoder
+        from songprep.generation.lyric_tokenizer import LyricTokenizer
+
+        return cls(config, LyricTokenizer(), {s: build_audio_tokenizer(config.audio_tokenizer) for s in STREAMS},
+                   build_autoencoder(config.autoencoder).to(device))
+
+
+def save_codec(directory: str | Path, codec: Codec | Generator) -> Path:
+    """Config, lyric tokenizer, the three audio tokenizers and the autoencoder (a checkpoint's first four files)."""
+    from safetensors.torch import save_file
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / CONFIG_FILE, codec.config.to_dict())
+    _write_json(out / LYRIC_TOKENIZER_FILE, codec.lyric_tokenizer.to_dict())
+    states = {f"{stream}.{k}": _cpu(v) for stream in STREAMS
+              for k, v in codec.audio_tokenizers[stream].state_dict().items()}
+    save_file(states, str(out / AUDIO_TOKENIZERS_FILE))
+    save_file({k: _cpu(v) for k, v in codec.autoencoder.state_dict().items()}, str(out / AUTOENCODER_FILE))
+    return out
+
+
+def load_codec(directory: str | Path, device: str | torch.device = "cpu") -> Codec:
+    """The codec saved by :func:`save_codec` (or a checkpoint's); a missing or damaged one raises one line."""
+    from safetensors import SafetensorError
+
+    root = Path(directory)
+    missing = [name for name in CODEC_FILES if not (root / name).is_file()]
+    if missing:
+        raise ModelNotFoundError(f"{root} holds no fitted tokenizers (missing {', '.join(missing)}); make them "
+                                 "with `songprep tokenize DATASET -o TOKENS --config tiny`")
+    try:
+        codec = Codec.build(GeneratorConfig.from_dict(_read_json(root / CONFIG_FILE)), device)
+        _load_codec_into(root, codec)
+    except (UsageError, SafetensorError, OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
+        detail = " ".join(str(err).split())[:200]
+        raise ModelNotFoundError(f"tokenizers in {root} are damaged or from another version ({detail})") from None
+    return codec
+
+
+def _load_codec_into(root: Path, target: Codec | Generator) -> None:
+    from safetensors.torch import load_file
+
+    from songprep.generation.lyric_tokenizer import LyricTokenizer
+
+    target.lyric_tokenizer = LyricTokenizer.from_dict(_read_json(root / LYRIC_TOKENIZER_FILE))
+    states = load_file(str(root / AUDIO_TOKENIZERS_FILE))
+    for stream in STREAMS:
+        prefix = f"{stream}."
+        target.audio_tokenizers[stream].load_state_dict(
+            {k[len(prefix):]: v for k, v in states.items() if k.startswith(prefix)})
+    target.autoencoder.load_state_dict(load_file(str(root / AUTOENCODER_FILE)))
 
 
 def prepare_output_dir(directory: str | Path, overwrite: bool) -> Path:

@@ -50,6 +50,9 @@ class TrainingConfig:
     prompt_audio_prob: float = 0.3
     #: Songs used to fit the audio tokenizers and the autoencoder (closed-form fits; a sample is enough).
     fit_songs: int = 64
+    #: Seconds of each fit song the fit reads at most (a seeded excerpt): the fit holds at most
+    #: fit_songs x fit_excerpt_s x 3 tracks of audio, whatever the corpus.
+    fit_excerpt_s: float = 30.0
 
 
 @dataclass

@@ -1,28 +1,24 @@
-"""Supervised training of the generator on a songprep dataset (``songprep train``).
+"""Supervised training of the generator (``songprep train``).
 
 Order of work, each step's *why*:
 
-1. Read the rows that can train (a LeVo lyric and both stems); count the rest by reason.
-2. Fit the three streams' audio tokenizers (mixes, vocal stems, accompaniment stems) and the audio
-   autoencoder on a seeded sample of songs: closed-form fits, so the LM and the renderer train on a
-   fixed target from step one.
-3. Encode every song once: token streams ``(3, T)`` at 25 Hz and autoencoder latents of each track.
-   Training then never touches audio again (the expensive part of a step is the models).
-4. Train LeLM (cross-entropy on the three delayed streams; condition dropout so classifier-free
-   guidance has an unconditional model) and the renderer (flow matching from tokens to each track's
-   latents) together with AdamW, warmup then cosine decay, on random crops of ``crop_frames``.
-5. Save a checkpoint (safetensors + JSON) with the loss curve and what it was trained on.
+1. Tokenize (:mod:`.tokenize`): fit the three streams' audio tokenizers and the autoencoder on a bounded
+   seeded sample, then encode every song once into sharded files (``OUT/tokens`` unless ``--tokens`` names a
+   folder ``songprep tokenize`` wrote). Training then never touches audio again, and never holds the corpus.
+2. Train LeLM (cross-entropy on the three delayed streams; condition dropout so classifier-free guidance has
+   an unconditional model) and the renderer (flow matching from tokens to each track's latents) together
+   with AdamW, warmup then cosine decay, on random crops of ``crop_frames`` (:mod:`.loop`: streamed batches,
+   gradient accumulation, validation, step checkpoints, ``--resume``, DDP under ``torchrun``).
+3. Save a checkpoint (safetensors + JSON) with the loss curve and what it was trained on.
 
 The duration model: LeLM generates a fixed number of frames, so generation needs a length for a
-lyric it has never seen. Training measures, on the rows' timed sections, seconds per sung syllable
+lyric it has never seen. Tokenizing measures, on the rows' timed sections, seconds per sung syllable
 and the length of each instrumental tag; generation sums them over the prompt's sections
 (``--duration`` overrides). LeVo instead stops at an end token or the maximum length.
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import math
 import time
 from collections import Counter
@@ -36,19 +32,11 @@ import torch
 
 from songprep import __version__
 from songprep.errors import UsageError
-from songprep.generation.checkpoint import LOSS_FILE, Generator, load_checkpoint, prepare_output_dir, save_checkpoint
+from songprep.generation.checkpoint import Generator, load_checkpoint, prepare_output_dir, save_checkpoint
 from songprep.generation.configs import GeneratorConfig
-from songprep.generation.data import (
-    DatasetRows,
-    TrainingSong,
-    dataset_hash,
-    iter_songs,
-    pad_to_hop,
-    read_rows,
-)
 from songprep.generation.delay import STREAMS
 from songprep.generation.prompts import lyric_sections
-from songprep.generation.renderer import TRACKS
+from songprep.generation.token_store import EncodedSong
 from songprep.records import Song
 
 Progress = Callable[[str], None]
@@ -59,125 +47,119 @@ BAND_SECONDS = {"short": 5.0, "medium": 15.0, "long": 25.0}
 
 
 @dataclass
-class EncodedSong:
-    """A training song as the models see it: text ids, token streams ``(3, T)``, latents ``(3, D, T)``."""
-
-    id: str
-    text_ids: list[int]
-    tokens: torch.Tensor
-    latents: torch.Tensor
-
-    @property
-    def frames(self) -> int:
-        return int(self.tokens.shape[1])
-
-
-@dataclass
 class TrainResult:
     checkpoint: Path
     songs: int
     skipped: Counter
-    losses: list[dict[str, float]] = field(default_factory=list)
+    losses: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    val_songs: int = 0
 
 
-def train_sft(data_dir: str | Path, config: GeneratorConfig | None, steps: int, out_dir: str | Path, *,
-              batch_size: int | None = None, lr: float | None = None, seed: int = 0, device: str = "cpu",
-              overwrite: bool = False, init: str | Path | None = None, log_every: int = 10,
-              progress: Progress | None = None) -> TrainResult:
-    """Fit tokenizers and autoencoder, train LeLM and the renderer for ``steps`` steps, save to ``out_dir``.
+def train_sft(data_dir: str | Path | None, config: GeneratorConfig | None, steps: int, out_dir: str | Path, *,
+              tokens_dir: str | Path | None = None, batch_size: int | None = None, lr: float | None = None,
+              seed: int = 0, device: str = "cpu", overwrite: bool = False, init: str | Path | None = None,
+              log_every: int = 10, grad_accum: int = 1, val_fraction: float = 0.02, val_every: int = 50,
+              checkpoint_every: int = 0, keep_checkpoints: int = 3, resume: bool = False, jobs: int = 1,
+              progress: Progress | None = None, on_step: Callable[[int], None] | None = None) -> TrainResult:
+    """Tokenize ``data_dir`` (unless ``tokens_dir`` already holds it), train LeLM and the renderer for ``steps``
+    steps, save to ``out_dir``.
 
     ``init``: start from a checkpoint instead (its config, tokenizers and autoencoder are kept, its weights
-    trained on; the optimiser starts fresh): continue a run, or fine-tune on another dataset.
+    trained on; the optimiser starts fresh): continue a run, or fine-tune on another dataset. ``resume``:
+    continue this ``out_dir``'s own interrupted run from its newest step checkpoint, exactly.
+    Under ``torchrun`` every process runs this; process 0 alone writes.
     """
-    if (config is None) == (init is None):
+    from songprep.generation.checkpoint import load_codec
+    from songprep.generation.loop import Dist, TrainPlan, train_loop
+    from songprep.generation.token_store import TokenStore
+    from songprep.generation.tokenize import tokenize_dataset
+
+    if config is not None and init is not None:
         raise UsageError("give a config to train from scratch, or --init CHECKPOINT to continue one (not both)")
-    if steps < 1:
-        raise UsageError("--steps must be at least 1")
+    if config is None and init is None and data_dir is not None and tokens_dir is None:
+        raise UsageError("give a config to train from scratch, or --init CHECKPOINT to continue one")
+    if data_dir is None and tokens_dir is None:
+        raise UsageError("give --data DATASET or --tokens TOKENS")
     if init is not None and Path(init).resolve() == Path(out_dir).resolve():
         raise UsageError(f"-o {out_dir} is the --init checkpoint; write the continued run to another folder")
     say = progress or (lambda _msg: None)
-    rows = read_rows(data_dir)
-    if not rows.songs:
-        raise UsageError(f"{data_dir}: no rows can train the generator (skipped: {rows.describe_skipped()})")
-    say(f"train: {len(rows.songs)} songs, skipped {rows.describe_skipped()}")
-    out = prepare_output_dir(out_dir, overwrite)
-    torch.manual_seed(seed)
+    dist, device = Dist.start(device)
+    if dist.world > 1 and (tokens_dir is None or data_dir is not None):
+        raise UsageError("under torchrun, train from --tokens TOKENS made beforehand with `songprep tokenize` "
+                         "(one process encodes, not every one)")
+    out = Path(out_dir)
+    if dist.main:
+        if resume:
+            out.mkdir(parents=True, exist_ok=True)
+        else:
+            out = prepare_output_dir(out, overwrite)
+    dist.barrier()
     started = time.perf_counter()
+    tokens = Path(tokens_dir) if tokens_dir is not None else out / "tokens"
+    if data_dir is not None:
+        tokenize_dataset(data_dir, tokens, config, init=init, jobs=jobs, seed=seed, device=device, progress=say)
+    store = TokenStore(tokens)
+    codec = load_codec(store.codec_dir, device)
+    if config is not None and config.to_dict() != codec.config.to_dict():
+        raise UsageError(f"{tokens} was tokenized with config {codec.config.name!r}, not {config.name!r}")
+    torch.manual_seed(seed)
     if init is not None:
-        generator = load_checkpoint(init)
-        config = generator.config
+        generator = load_checkpoint(init, device)
+        if generator.config.to_dict() != codec.config.to_dict():
+            raise UsageError(f"--init {init} has config {generator.config.name!r}, {tokens} was tokenized with "
+                             f"{codec.config.name!r}; tokenize with --init {init}")
     else:
-        generator = Generator.build(config)
-    generator.autoencoder.to(device)  # a neural autoencoder (Oobleck) encodes hours of audio: on the GPU
-    if init is None:
-        fit_generator(generator, rows, seed)
-    encoded = encode_dataset(generator, rows, device)
-    say(f"train: {'kept' if init else 'fitted'} tokenizers and autoencoder, encoded {sum(s.frames for s in encoded)} "
+        generator = Generator.around(codec, device)
+    config = generator.config
+    manifest = store.manifest
+    say(f"train: {len(store)} songs, skipped {_describe(manifest.get('skipped_rows', {}))}")
+    say(f"train: {'kept' if init else 'fitted'} tokenizers and autoencoder, encoded {manifest.get('frames', 0)} "
         f"frames in {time.perf_counter() - started:.1f} s")
-    duration_model = fit_duration_model(rows.songs)
-    losses = optimise(generator, encoded, steps, out / LOSS_FILE, batch_size=batch_size or config.training.batch_size,
-                      lr=lr, seed=seed, device=device, log_every=log_every, say=say)
-    seconds = time.perf_counter() - started
+    plan = TrainPlan(steps=steps, batch_size=batch_size or config.training.batch_size, grad_accum=grad_accum,
+                     lr=lr, seed=seed, val_fraction=val_fraction, val_every=val_every,
+                     checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, log_every=log_every,
+                     world_size=dist.world)
+    plan.check()
+    train_records, val_records = store.split(val_fraction)
+    init_meta = None if init is None else {"checkpoint": str(Path(init).resolve()),
+                                           **{k: generator.meta.get(k) for k in ("kind", "steps", "data_hash")}}
     meta = {
         "kind": "sft",
-        "init": None if init is None else {"checkpoint": str(Path(init).resolve()),
-                                           **{k: generator.meta.get(k) for k in ("kind", "steps", "data_hash")}},
+        "init": init_meta,
         "songprep_version": __version__,
         "torch_version": torch.__version__,
         "config_name": config.name,
         "steps": steps,
         "seed": seed,
-        "batch_size": batch_size or config.training.batch_size,
+        "batch_size": plan.batch_size,
         "lr": lr or config.training.lr,
-        "data_dir": str(Path(data_dir).resolve()),
-        "data_hash": dataset_hash(rows),
-        "songs": len(rows.songs),
-        "song_ids": [s.id for s in rows.songs][:1000],
-        "skipped": dict(rows.skipped),
-        "duration_model": duration_model,
-        "final_loss": losses[-1] if losses else {},
-        "train_seconds": round(seconds, 2),
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "plan": plan.to_dict(),
+        "data_dir": manifest.get("data_dir"),
+        "tokens_dir": str(tokens.resolve()),
+        "data_hash": manifest.get("data_hash"),
+        "songs": len(store),
+        "train_songs": len(train_records),
+        "val_song_ids": [r.id for r in val_records][:1000],
+        "song_ids": [r.id for r in store.records][:1000],
+        "skipped": manifest.get("skipped_rows", {}),
+        "duration_model": manifest.get("duration_model"),
     }
-    generator.to("cpu")
-    save_checkpoint(out, generator, meta)
-    say(f"train: saved {out} after {steps} steps in {seconds:.1f} s")
-    return TrainResult(out, len(rows.songs), rows.skipped, losses, seconds)
+    losses = train_loop(generator, store, plan, out, device=device, dist=dist, base_meta=meta, resume=resume,
+                        say=say if dist.main else None, on_step=on_step)
+    seconds = time.perf_counter() - started
+    meta.update({"final_loss": losses[-1] if losses else {}, "train_seconds": round(seconds, 2),
+                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    if dist.main:
+        generator.to("cpu")
+        save_checkpoint(out, generator, meta)
+        say(f"train: saved {out} after {steps} steps in {seconds:.1f} s")
+    dist.barrier()
+    return TrainResult(out, len(store), Counter(manifest.get("skipped_rows", {})), losses, seconds, len(val_records))
 
 
-def fit_generator(generator: Generator, rows: DatasetRows, seed: int) -> None:
-    """Fit each stream's tokenizer on its track and the autoencoder on all tracks of a seeded sample."""
-    cfg = generator.config
-    rng = np.random.default_rng(seed)
-    chosen = sorted(rng.permutation(len(rows.songs))[: cfg.training.fit_songs].tolist())
-    sample = DatasetRows([rows.songs[i] for i in chosen], rows.root, rows.skipped)
-    waves: dict[str, list[np.ndarray]] = {t: [] for t in TRACKS}
-    for song in iter_songs(sample, cfg.sample_rate, cfg.channels):
-        for track in TRACKS:
-            waves[track].append(pad_to_hop(song.waves[track], cfg.hop))
-    for stream, track in zip(STREAMS, TRACKS):
-        generator.audio_tokenizers[stream].fit(waves[track], cfg.sample_rate)
-    generator.autoencoder.fit([w for track in TRACKS for w in waves[track]])
-
-
-def encode_dataset(generator: Generator, rows: DatasetRows, device: str = "cpu") -> list[EncodedSong]:
-    """Every row as tokens and latents (kept in memory: about 4 bytes x latent_dim x 3 tracks per frame)."""
-    cfg = generator.config
-    return [encode_song(generator, song, device) for song in iter_songs(rows, cfg.sample_rate, cfg.channels)]
-
-
-def encode_song(generator: Generator, song: TrainingSong, device: str = "cpu") -> EncodedSong:
-    """Token streams and latents of one song, cut to a common frame count."""
-    cfg = generator.config
-    waves = {t: pad_to_hop(song.waves[t], cfg.hop) for t in TRACKS}
-    tokens = generator.audio_tokens(waves)
-    with torch.no_grad():
-        batch = torch.from_numpy(np.stack([waves[t] for t in TRACKS])).to(device)
-        latents = generator.autoencoder.encode(batch).float().cpu()  # (3, D, T)
-    frames = min(int(tokens.shape[1]), int(latents.shape[-1]))
-    text = generator.lyric_tokenizer.encode(song.levo_lyric, song.descriptions)
-    return EncodedSong(song.id, text, tokens[:, :frames].contiguous(), latents[..., :frames].contiguous())
+def _describe(skipped: dict[str, int]) -> str:
+    return ", ".join(f"{n} {why}" for why, n in sorted(skipped.items())) or "none"
 
 
 def fit_duration_model(songs: Sequence[Song]) -> dict[str, Any]:
@@ -242,57 +224,6 @@ def lr_lambda(warmup: int, total: int) -> Callable[[int], float]:
     return f
 
 
-def optimise(generator: Generator, songs: list[EncodedSong], steps: int, loss_csv: Path, *, batch_size: int,
-             lr: float | None, seed: int, device: str, log_every: int, say: Progress) -> list[dict[str, float]]:
-    """The training loop; writes one CSV row per step to ``loss_csv`` and returns the rows."""
-    cfg = generator.config
-    tc = cfg.training
-    g = torch.Generator().manual_seed(seed)
-    lelm, renderer = generator.lelm.to(device), generator.renderer.to(device)
-    lelm.train()
-    renderer.train()
-    lm_lr = lr or tc.lr
-    renderer_lr = tc.renderer_lr * (lm_lr / tc.lr)
-    optimiser = torch.optim.AdamW([{"params": lelm.parameters(), "lr": lm_lr},
-                                   {"params": renderer.parameters(), "lr": renderer_lr}],
-                                  weight_decay=tc.weight_decay, betas=(0.9, 0.95))
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lr_lambda(min(tc.warmup_steps, steps // 4 + 1), steps))
-    on_gpu = str(device).startswith("cuda")
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if on_gpu else contextlib.nullcontext()
-    rows: list[dict[str, float]] = []
-    started = time.perf_counter()
-    with open(loss_csv, "w", newline="", encoding="utf-8") as fh:
-        writer: csv.DictWriter | None = None
-        for step in range(1, steps + 1):
-            batch = make_batch(generator, songs, batch_size, g)
-            batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-            with autocast:
-                out = lelm(batch["text_ids"], batch["text_mask"], batch["audio"], batch["prompt_audio"])
-                lm_loss = out.loss
-                render_loss = renderer_step_loss(renderer, batch["audio"], batch["latents"], cfg.renderer, g)
-            loss = lm_loss + render_loss
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_([*lelm.parameters(), *renderer.parameters()], tc.grad_clip)
-            optimiser.step()
-            schedule.step()
-            row = {"step": step, "loss": loss.item(), "lm_loss": lm_loss.item(), "renderer_loss": render_loss.item()}
-            row.update(stream_losses(out))
-            row.update({"lr": optimiser.param_groups[0]["lr"], "seconds": round(time.perf_counter() - started, 3)})
-            rows.append(row)
-            if writer is None:
-                writer = csv.DictWriter(fh, fieldnames=list(row))
-                writer.writeheader()
-            writer.writerow(row)
-            if step % log_every == 0 or step == steps or step == 1:
-                fh.flush()
-                say(f"step {step}/{steps}  lm {row['lm_loss']:.4f}  renderer {row['renderer_loss']:.4f}  "
-                    f"lr {row['lr']:.2e}  {row['seconds']:.1f} s")
-    lelm.eval()
-    renderer.eval()
-    return rows
-
-
 def stream_losses(out: Any) -> dict[str, float]:
     """Per-stream CE from LeLM's output, whatever container it uses (dict or tensor in STREAMS order)."""
     per = getattr(out, "stream_losses", None)
@@ -303,14 +234,13 @@ def stream_losses(out: Any) -> dict[str, float]:
     return {f"lm_{s}": float(v.detach()) for s, v in zip(STREAMS, per)}
 
 
-def make_batch(generator: Generator, songs: Sequence[EncodedSong], batch_size: int,
-               g: torch.Generator) -> dict[str, Any]:
-    """A random batch: songs drawn with replacement, one common crop length, optional prompt audio."""
+def make_batch(generator: Any, chosen: Sequence[EncodedSong], g: torch.Generator,
+               prompt_audio: bool = True) -> dict[str, Any]:
+    """A batch of the given songs: one common crop length, and w.p. ``prompt_audio_prob`` a prompt excerpt of
+    each song's own tokens (the condition LeVo's prompt audio gives); every draw from ``g``."""
     cfg = generator.config
     tc = cfg.training
-    picks = torch.randint(len(songs), (batch_size,), generator=g).tolist()
-    chosen = [songs[i] for i in picks]
-    use_prompt = bool(torch.rand((), generator=g) < tc.prompt_audio_prob)
+    use_prompt = bool(torch.rand((), generator=g) < tc.prompt_audio_prob) and prompt_audio
     prompt_frames = round(cfg.prompt_audio_s * cfg.frame_rate) if use_prompt else 0
     prompt_frames = min(prompt_frames, min(s.frames for s in chosen))
     budget = cfg.lm.max_frames - prompt_frames - max(cfg.lm.delays)
@@ -325,7 +255,9 @@ def make_batch(generator: Generator, songs: Sequence[EncodedSong], batch_size: i
             prompts.append(s.tokens[:, p:p + prompt_frames])
     text_ids, text_mask = pad_text([s.text_ids for s in chosen], generator.lyric_tokenizer.pad_id)
     return {"text_ids": text_ids, "text_mask": text_mask, "audio": torch.stack(audio),
-            "latents": torch.stack(latents), "prompt_audio": torch.stack(prompts) if prompts else None}
+            "latents": torch.stack(latents), "prompt_audio": torch.stack(prompts) if prompts else None,
+            "descriptions": [s.descriptions for s in chosen],
+            "prompt_audio_paths": [s.prompt_audio_path for s in chosen]}
 
 
 def renderer_step_loss(renderer: torch.nn.Module, tokens: torch.Tensor, latents: torch.Tensor, rcfg: Any,

@@ -9,7 +9,6 @@ without running its models).
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from pathlib import Path
 
@@ -31,35 +30,9 @@ TEST_CONFIG = {"base": "tiny", "training": {"crop_frames": 400, "batch_size": 3,
 
 def write_truth_dataset(corpus: Path, out: Path, sections: int = 2) -> list[dict]:
     """A songprep dataset of the truth songs cut after ``sections`` sections, plus two rows that cannot train."""
-    from songprep.config import PrepConfig
-    from songprep.records import Song
-    from songprep.testing import load_corpus
-    from songprep.writer import DatasetWriter
+    from songprep.testing.generator_data import write_generator_dataset
 
-    writer = DatasetWriter(out, PrepConfig(stages=("decode", "lyrics")))
-    rows = []
-    for truth in load_corpus(corpus):
-        end_s = truth.sections[sections - 1].end_s
-        lyric = " ; ".join(truth.levo_lyric.split(" ; ")[:sections])
-        for stem, rel in (("vocals", truth.paths.vocals), ("accompaniment", truth.paths.accompaniment)):
-            x, rate = sf.read(corpus / rel, dtype="float32", always_2d=True)
-            dest = out / "stems" / truth.name / f"{stem}.flac"
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            sf.write(dest, x[: round(end_s * rate)], rate, subtype="PCM_24")
-        writer.add(Song(id=truth.name, source_path=truth.paths.mix, duration_s=end_s, sample_rate=truth.sample_rate,
-                        channels=2, content_sha256=hashlib.sha256(truth.name.encode()).hexdigest(),
-                        language=truth.language, levo_lyric=lyric, sections=truth.sections[:sections],
-                        vocals_path=f"stems/{truth.name}/vocals.flac",
-                        accompaniment_path=f"stems/{truth.name}/accompaniment.flac"))
-        rows.append({"idx": truth.name, "gt_lyric": lyric, "descriptions": truth.language, "end_s": end_s,
-                     "mix": corpus / truth.paths.mix})
-    writer.add(Song(id="no-lyric", source_path="x.flac", duration_s=5.0, sample_rate=44100, channels=2,
-                    content_sha256="a" * 64, vocals_path="stems/song-000-en/vocals.flac",
-                    accompaniment_path="stems/song-000-en/accompaniment.flac"))
-    writer.add(Song(id="no-stems", source_path="y.flac", duration_s=5.0, sample_rate=44100, channels=2,
-                    content_sha256="b" * 64, levo_lyric="[verse] no stems here."))
-    writer.close()
-    return rows
+    return write_generator_dataset(corpus, out, sections, untrainable=True)
 
 
 def write_prompts(path: Path, rows: list[dict]) -> Path:
@@ -138,11 +111,13 @@ def test_refuses_to_overwrite_a_checkpoint(trained):
 
 def encoded_songs(ckpt: Path, dataset: Path):
     from songprep.generation.checkpoint import load_checkpoint
-    from songprep.generation.data import read_rows
-    from songprep.generation.train import encode_dataset
+    from songprep.generation.data import iter_songs, read_rows
+    from songprep.generation.tokenize import encode_song
 
     generator = load_checkpoint(ckpt)
-    return generator, {s.id: s for s in encode_dataset(generator, read_rows(dataset))}
+    cfg = generator.config
+    return generator, {s.id: encode_song(generator, s) for s in iter_songs(read_rows(dataset), cfg.sample_rate,
+                                                                           cfg.channels)}
 
 
 def test_reproduces_a_training_song_and_the_evaluator_scores_it(trained):

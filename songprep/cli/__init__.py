@@ -108,6 +108,7 @@ cli.add_command(notes.export)
 
 from songprep.cli import generate as generation  # noqa: E402
 
+cli.add_command(generation.tokenize)
 cli.add_command(generation.train)
 cli.add_command(generation.train_dpo)
 cli.add_command(generation.generate)
