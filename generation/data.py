@@ -78,9 +78,9 @@ def read_rows(data_dir: str | Path) -> DatasetRows:
 
 
 def descriptions_of(song: Song) -> str:
-    """Description tags a row supports. Rows carry no genre/mood/timbre tags yet, so this is empty
-    unless the language is known (LeVo's descriptions are free tags; the language is one we know)."""
-    return song.language or ""
+    """The row's LeVo description (the describe stage's ``descriptions``); rows made without describe fall back
+    to their language, the one free tag such a row supports."""
+    return song.descriptions or song.language or ""
 
 
 def load_song(rows: DatasetRows, song: Song, sample_rate: int, channels: int) -> TrainingSong:

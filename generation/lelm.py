@@ -23,9 +23,12 @@ Arrangement (after LeVo / SongGeneration's LeLM, built from transformers' ``Llam
 - Prompt audio (optional, e.g. 10 s of a reference song) is given undelayed, as (B, 3, P) frames embedded as
   the sum of stream embeddings plus a learned "prompt" vector.
 - Classifier-free guidance: in training, with probability ``cond_dropout`` a row's text becomes the single
-  ``<null>`` token (the prompt audio is kept: guidance strengthens the lyrics/descriptions, not the reference).
+  ``<null>`` token (the prompt audio is kept: guidance strengthens the lyrics/descriptions, not the reference),
+  and, independently, with probability ``desc_dropout`` a row keeps its lyric but loses its descriptions (the
+  ``<desc> ...`` span is masked out, leaving exactly what a prompt without descriptions encodes to).
   ``generate`` runs conditional and unconditional rows in one batch of 2B and combines the logits of both
-  heads with :func:`.sampling.guide`.
+  heads with :func:`.sampling.guide`; ``guidance="text"`` guides on the whole text (unconditional: ``<null>``),
+  ``guidance="descriptions"`` on the descriptions alone (unconditional: the same lyric without them).
 - Both transformers are causal over steps and keep a KV cache while generating: transformers'
   ``DynamicCache``, or a preallocated ``StaticCache`` (``cache="static"``) whose fixed shapes let
   ``compile=True`` run each decode step as a CUDA graph. ``use_cache=False`` recomputes every prefix: the naive
@@ -50,7 +53,7 @@ from transformers import Cache, DynamicCache, LlamaConfig, LlamaModel, StaticCac
 from songprep.errors import UsageError
 from songprep.generation.config_dict import config_from_dict, config_to_dict
 from songprep.generation.delay import STREAMS, apply_delay, revert_delay, valid_mask
-from songprep.generation.lyric_tokenizer import NULL_ID
+from songprep.generation.lyric_tokenizer import DESC_ID, NULL_ID, SEP_ID
 from songprep.generation.sampling import guide, penalise_repeats, sample
 
 
@@ -72,7 +75,10 @@ class LMConfig:
     max_text_tokens: int = 2048
     delays: tuple[int, ...] = (0, 1, 1)  # per stream, in STREAMS order
     cond_dropout: float = 0.1
+    desc_dropout: float = 0.1  # rows that lose only their descriptions (guidance on descriptions)
     null_id: int = NULL_ID  # the lyric tokenizer's <null> token: the unconditional prompt
+    desc_id: int = DESC_ID  # <desc> and <sep> delimit the descriptions inside the text
+    sep_id: int = SEP_ID
     rope_theta: float = 10000.0
     norm_eps: float = 1e-5
     init_std: float = 0.02
@@ -85,8 +91,9 @@ class LMConfig:
         if self.width % self.heads or self.heads % self.kv_heads:
             raise UsageError(f"lm: width {self.width} must divide into {self.heads} heads, "
                              f"in groups of {self.kv_heads}")
-        if not 0.0 <= self.cond_dropout < 1.0:
-            raise UsageError(f"lm.cond_dropout must be in [0, 1), got {self.cond_dropout}")
+        for name in ("cond_dropout", "desc_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise UsageError(f"lm.{name} must be in [0, 1), got {getattr(self, name)}")
 
     def sub(self) -> tuple[int, int, int, int]:
         """(width, heads, kv_heads, ffn) of the dual-track sub-model."""
@@ -183,16 +190,19 @@ class LeLM(nn.Module):
     # ---- building inputs -------------------------------------------------------------------------------------
 
     def _prefix(self, text_ids: torch.Tensor, text_mask: torch.Tensor, prompt_audio: torch.Tensor | None,
-                null: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+                null: torch.Tensor | None, no_desc: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Embedded (B, L + P, W) text (left-aligned) + prompt frames, and the mask of real positions.
 
-        ``null`` (B,) bool: rows whose text is replaced by the single ``<null>`` token.
+        ``null`` (B,) bool: rows whose text is replaced by the single ``<null>`` token; ``no_desc`` (B,) bool:
+        rows whose ``<desc> ...`` span is masked out (their lyric stays).
         """
         if text_ids.shape[1] > self.cfg.max_text_tokens:
             raise UsageError(f"{text_ids.shape[1]} text tokens exceed lm.max_text_tokens {self.cfg.max_text_tokens}")
         if prompt_audio is not None and (prompt_audio.ndim != 3 or prompt_audio.shape[1] != len(STREAMS)):
             raise ValueError(f"prompt_audio must be (B, {len(STREAMS)}, P), got {tuple(prompt_audio.shape)}")
         mask = text_mask.bool()
+        if no_desc is not None:
+            mask = mask & ~(no_desc[:, None] & self._description_span(text_ids))
         order = torch.argsort(mask.to(torch.int8), dim=1, stable=True)  # padding first, real tokens in order
         ids, mask = text_ids.gather(1, order), mask.gather(1, order)
         if null is not None:
@@ -209,6 +219,12 @@ class LeLM(nn.Module):
             mask = torch.cat([mask, mask.new_ones(prompt.shape[:2])], dim=1)
         return embeds, mask
 
+    def _description_span(self, ids: torch.Tensor) -> torch.Tensor:
+        """(B, L) bool: the ``<desc>`` token and the description bytes up to (not including) the first ``<sep>``."""
+        after_desc = (ids == self.cfg.desc_id).long().cumsum(1) > 0
+        before_sep = (ids == self.cfg.sep_id).long().cumsum(1) == 0
+        return after_desc & before_sep
+
     def _frames(self, tokens: torch.Tensor) -> torch.Tensor:
         """(B, 3, T) stream tokens -> (B, T, W): the sum of the three stream embeddings."""
         return sum(emb(tokens[:, i]) for i, emb in enumerate(self.audio_embed))
@@ -219,12 +235,13 @@ class LeLM(nn.Module):
         return torch.cat([bos, self._frames(delayed[:, :, :-1])], dim=1)
 
     def _logits(self, text_ids: torch.Tensor, text_mask: torch.Tensor, audio: torch.Tensor,
-                prompt_audio: torch.Tensor | None, null: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+                prompt_audio: torch.Tensor | None, null: torch.Tensor | None,
+                no_desc: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Teacher-forced logits (B, 3, T', V) for the delayed sequence, and that sequence (B, 3, T')."""
         if audio.ndim != 3 or audio.shape[1] != len(STREAMS):
             raise ValueError(f"audio must be (B, {len(STREAMS)}, T) tokens, got {tuple(audio.shape)}")
         delayed = apply_delay(audio, self.cfg.delays, self.pad_token)
-        prefix, prefix_mask = self._prefix(text_ids, text_mask, prompt_audio, null)
+        prefix, prefix_mask = self._prefix(text_ids, text_mask, prompt_audio, null, no_desc)
         steps = delayed.shape[2]
         self._check_length(steps + (0 if prompt_audio is None else prompt_audio.shape[2]))
         embeds = torch.cat([prefix, self._step_inputs(delayed).to(prefix.dtype)], dim=1)
@@ -245,11 +262,14 @@ class LeLM(nn.Module):
 
     def forward(self, text_ids: torch.Tensor, text_mask: torch.Tensor, audio: torch.Tensor,
                 prompt_audio: torch.Tensor | None = None) -> LeLMOutput:
-        """Teacher-forced CE of all three streams; in training mode rows lose their text w.p. ``cond_dropout``."""
-        null = None
+        """Teacher-forced CE of all three streams; in training mode rows lose their text w.p. ``cond_dropout``
+        and their descriptions alone w.p. ``desc_dropout``."""
+        null = no_desc = None
         if self.training and self.cfg.cond_dropout > 0:
             null = torch.rand(text_ids.shape[0], device=text_ids.device) < self.cfg.cond_dropout
-        logits, delayed = self._logits(text_ids, text_mask, audio, prompt_audio, null)
+        if self.training and self.cfg.desc_dropout > 0:
+            no_desc = torch.rand(text_ids.shape[0], device=text_ids.device) < self.cfg.desc_dropout
+        logits, delayed = self._logits(text_ids, text_mask, audio, prompt_audio, null, no_desc)
         valid = valid_mask(delayed.shape[2], self.cfg.delays, delayed.device)
         losses = {}
         for i, name in enumerate(STREAMS):
@@ -276,14 +296,19 @@ class LeLM(nn.Module):
                  prompt_audio: torch.Tensor | None = None, *, cfg_scale: float = 1.5, temperature: float = 1.0,
                  top_k: int = 50, repetition_penalty: float = 1.0, repetition_window: int = 100,
                  generator: torch.Generator | None = None, use_cache: bool = True, cache: str = "dynamic",
-                 compile: bool = False) -> torch.Tensor:
+                 compile: bool = False, guidance: str = "text") -> torch.Tensor:
         """Sample (B, 3, num_frames) tokens. ``cfg_scale`` 1 skips the unconditional half of the batch.
+
+        ``guidance``: what the unconditional half lacks: ``"text"`` (it reads ``<null>``) or ``"descriptions"``
+        (it reads the same lyric without the descriptions).
 
         The repetition penalty looks at the last ``repetition_window`` tokens each stream generated.
         ``cache``: ``"dynamic"`` (grows per step) or ``"static"`` (preallocated for the whole song: fixed shapes,
         no per-step reallocation); ``compile`` (static cache only) runs each decode step through
         ``torch.compile(mode="reduce-overhead")``, i.e. CUDA graphs on a GPU, removing per-kernel launch cost.
         """
+        if guidance not in GUIDANCE:
+            raise UsageError(f"guidance must be one of {', '.join(GUIDANCE)}, got {guidance!r}")
         if cache not in ("dynamic", "static"):
             raise UsageError(f"cache must be 'dynamic' or 'static', got {cache!r}")
         if compile and not (use_cache and cache == "static"):
@@ -296,10 +321,11 @@ class LeLM(nn.Module):
         if guided:
             text_ids, text_mask = text_ids.repeat(2, 1), text_mask.repeat(2, 1)
             prompt_audio = None if prompt_audio is None else prompt_audio.repeat(2, 1, 1)
-            null = torch.arange(2 * b, device=text_ids.device) >= b
+            second = torch.arange(2 * b, device=text_ids.device) >= b
+            null, no_desc = (second, None) if guidance == "text" else (None, second)
         else:
-            null = None
-        prefix, prefix_mask = self._prefix(text_ids, text_mask, prompt_audio, null)
+            null = no_desc = None
+        prefix, prefix_mask = self._prefix(text_ids, text_mask, prompt_audio, null, no_desc)
         rows, width = prefix.shape[0], prefix.shape[1] + 1
         tokens = torch.full((b, len(STREAMS), steps), self.pad_token, dtype=torch.long, device=prefix.device)
         valid = valid_mask(steps, d).tolist()  # on the host: no device sync per step
@@ -377,6 +403,10 @@ class LeLM(nn.Module):
             self._compiled = (torch.compile(self._main_step, mode="reduce-overhead", dynamic=False),
                               torch.compile(self._sub_step, mode="reduce-overhead", dynamic=False))
         return self._compiled
+
+
+#: What classifier-free guidance can strengthen (see :meth:`LeLM.generate`).
+GUIDANCE = ("text", "descriptions")
 
 
 def _bucket(n: int, size: int = 256) -> int:

@@ -258,7 +258,7 @@ def test_guidance_scales_in_generate() -> None:
 
 
 def test_condition_dropout_swaps_in_the_null_prompt() -> None:
-    model = _model(cond_dropout=0.5)
+    model = _model(cond_dropout=0.5, desc_dropout=0.0)  # description dropout: tests/test_describe_conditioning.py
     text, mask = _text("[verse] dropped sometimes")
     null = torch.tensor([[TEXT.null_id]]), torch.ones(1, 1, dtype=torch.bool)
     audio = torch.randint(0, V, (1, 3, 6))
