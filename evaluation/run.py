@@ -451,7 +451,7 @@ def _summaries(ok: pd.DataFrame, specs: list[MetricSpec], seed: int, n: int) -> 
     for spec in specs:
         values = ok[spec.column].to_numpy(dtype=float) if spec.column in ok else []
         result[spec.column] = {"mean_of_songs": summarise(values, n, seed).to_dict()}
-        if spec.part == "per":
+        if spec.part == "per" and f"{spec.column}_reference_length" in ok:  # absent: no prompt had words
             errors = sum(ok[f"{spec.column}_{k}"].to_numpy(dtype=float)
                          for k in ("substitutions", "deletions", "insertions"))
             result[spec.column]["corpus"] = summarise_corpus_rate(

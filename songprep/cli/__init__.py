@@ -112,3 +112,7 @@ cli.add_command(generation.tokenize)
 cli.add_command(generation.train)
 cli.add_command(generation.train_dpo)
 cli.add_command(generation.generate)
+
+from songprep.cli import pipelines  # noqa: E402
+
+cli.add_command(pipelines.pipelines)
