@@ -75,11 +75,11 @@ def _bars(plan: list[tuple[str, int, float, float]], seed: int = 0) -> BarFeatur
 def test_labels_come_from_evidence_not_position():
     """A song that opens with its chorus: repetition and level find it, not the order of sections."""
     plan = [("i", 2, -30.0, 0.0), ("A", 4, -18.0, 0.6), ("B", 4, -22.0, 0.5), ("A", 4, -18.0, 0.6),
-            ("B", 4, -22.0, 0.5), ("C", 4, -22.0, 0.5), ("o", 2, -28.0, 0.0)]
+            ("B", 4, -22.0, 0.5), ("C", 4, -22.0, 0.5), ("A", 4, -18.0, 0.6), ("o", 2, -28.0, 0.0)]
     bars = _bars(plan)
-    starts = [0, 2, 6, 10, 14, 18, 22]
+    starts = [0, 2, 6, 10, 14, 18, 22, 26]
     labels = [s.label for s in label_segments(bars, starts)]
-    assert labels == ["intro", "chorus", "verse", "chorus", "verse", "bridge", "outro"]
+    assert labels == ["intro", "chorus", "verse", "chorus", "verse", "bridge", "chorus", "outro"]
 
 
 def test_instrumental_between_vocals_is_inst_and_quiet_bars_are_silence():

@@ -4,8 +4,10 @@
     from songprep.structure import segment
     sections = segment(song_features(audio, vocals=vocal_stem), words=song.words)
 
-Boundaries come from the audio on a bar grid (:mod:`.bars`, :mod:`.boundaries`); labels from
-singing, repetition, lyrics and energy (:mod:`.labels`). Sections are whole bars, contiguous, and
+Boundaries come from the audio on a bar grid (:mod:`.bars`, :mod:`.boundaries`) and, when words
+are known, from where the lyrics start or stop repeating (:mod:`.repetition`); labels from
+singing, lyric and audio repetition and energy (:mod:`.labels`), then the song-form rules
+(:mod:`.form`). Sections are whole bars, contiguous, and
 cover the song from 0 to its end. Model-free and CPU-only; :mod:`.baseline` holds the plain
 baselines the benchmark compares against, :mod:`.metrics` the scores.
 """
@@ -20,9 +22,11 @@ from songprep.structure.boundaries import (
     BoundaryConfig,
     choose_boundaries_around_silence,
     combined_novelty,
+    lyric_novelty,
     split_on_level,
 )
 from songprep.structure.labels import label_segments
+from songprep.structure.repetition import word_repetition
 
 
 def segment(features: SongFeatures, words: list[Word] | None = None,
@@ -34,9 +38,13 @@ def segment(features: SongFeatures, words: list[Word] | None = None,
 
 def sections_from_bars(bars: BarFeatures, words: list[Word] | None = None,
                        config: BoundaryConfig = DEFAULT_CONFIG) -> list[Section]:
-    starts = choose_boundaries_around_silence(combined_novelty(bars, config), bars.silent(), config)
+    novelty = combined_novelty(bars, config)
+    repeated = word_repetition(words) if words else None
+    if words and repeated is not None:
+        novelty = novelty + lyric_novelty(bars, words, repeated, config)
+    starts = choose_boundaries_around_silence(novelty, bars.silent(), config)
     starts = split_on_level(starts, bars.rms_db, config)
-    segments = label_segments(bars, starts, words)
+    segments = label_segments(bars, starts, words, repeated)
     edges = bars.starts_s
     return [Section(seg.label, round(float(edges[seg.start_bar]), 4), round(float(edges[seg.end_bar]), 4))
             for seg in segments]

@@ -43,6 +43,9 @@ class BoundaryConfig:
     weights: tuple[float, float, float] = (1.0, 1.0, 0.5)
     #: A sustained level change inside a section at least this large (dB) splits it (see split_on_level).
     level_step_db: float = 1.5
+    #: Novelty added where the lyrics start or stop repeating (see lyric_novelty): above two odd-length
+    #: penalties, so a chorus that starts off the 4-bar grid still starts where it is sung.
+    lyric_weight: float = 2.5
 
 
 DEFAULT_CONFIG = BoundaryConfig()
@@ -75,6 +78,19 @@ def combined_novelty(bars: BarFeatures, config: BoundaryConfig = DEFAULT_CONFIG)
             total += weights[name] * curve / scale
             weight_sum += weights[name]
     return total / weight_sum if weight_sum else total
+
+
+def lyric_novelty(bars: BarFeatures, words: list, repeated: np.ndarray,
+                  config: BoundaryConfig = DEFAULT_CONFIG) -> np.ndarray:
+    """``config.lyric_weight`` at every bar line where the lyrics change between sung-again and sung-once
+    (:func:`songprep.structure.repetition.lyric_changes`), 0 elsewhere; same indexing as the novelty."""
+    from songprep.structure.repetition import bar_repetition, lyric_changes
+
+    out = np.zeros(bars.n_bars + 1)
+    count, share = bar_repetition(bars.starts_s, words, repeated)
+    for k in lyric_changes(count, share):
+        out[k] = config.lyric_weight
+    return out
 
 
 def checkerboard_novelty(similarity: np.ndarray, half_width: int) -> np.ndarray:

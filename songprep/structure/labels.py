@@ -7,27 +7,35 @@
    separated stem carries bleed of melodic instruments (a real instrumental track scored 87% "sung"
    on stem energy alone), while Whisper behind voice-activity gating hears no words there.
 3. Sung segments are grouped by repetition: two segments repeat when their bars, aligned from their
-   starts, match in harmony (beat-stacked chroma) and timbre.
-4. The chorus is the group that repeats most, with the most repeated lyrics (when words are known)
-   and the most energy; the rest is ``verse``, except a sung segment after the first chorus that
-   repeats nothing, which is the ``bridge``.
+   starts, match in harmony (beat-stacked chroma, in any key) and timbre.
+4. When words are known and some are sung again (:mod:`.repetition`), the chorus is lyric repetition:
+   every sung segment whose words are mostly repeated, and the segments that repeat the same music
+   with some of those words (a chorus whose later lines change). Otherwise the chorus is the audio
+   group that repeats most, with the most energy. The rest is ``verse``, except a sung segment after
+   the first chorus that repeats nothing, which may be the ``bridge``.
+5. The song-form rules of :mod:`.form` (one bridge, same-label neighbours merged).
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from songprep.records import Word
 from songprep.structure.bars import BarFeatures
+from songprep.structure.form import limit_bridges, merge_groups
+from songprep.structure.repetition import word_repetition
 
 #: A segment sings when at least this share of its frames do (or, from words, its bars hold words).
 SUNG_SHARE = 0.15
 #: Two segments repeat when their aligned bars are at least this similar (cosine, 0..1).
 REPEAT_SIMILARITY = 0.85
+#: A sung segment is a chorus on its lyrics alone when at least this share of its words are sung again ...
+LYRIC_CHORUS_SHARE = 0.5
+#: ... and, repeating a lyric chorus's music, when at least this share are.
+LYRIC_CHORUS_SHARE_WITH_MUSIC = 0.15
 
 
 @dataclass
@@ -39,16 +47,23 @@ class Segment:
     sung: bool | None = None
     rms_db: float = 0.0
     group: int = -1
-    lyric_repeat: float = 0.0
+    lyric_repeat: float = 0.0  # share of its words the song sings again (0 without words)
     label: str = ""
+    words: list[str] = field(default_factory=list)  # folded words sung in it, in order
+    repeated_words: float = 0.0  # how many of them are sung again
 
     @property
     def bars(self) -> int:
         return self.end_bar - self.start_bar
 
 
-def label_segments(bars: BarFeatures, starts: list[int], words: list[Word] | None = None) -> list[Segment]:
-    """Label the segments that begin at bar indices ``starts`` (first 0, in order)."""
+def label_segments(bars: BarFeatures, starts: list[int], words: list[Word] | None = None,
+                   repeated: np.ndarray | None = None) -> list[Segment]:
+    """Label the segments that begin at bar indices ``starts`` (first 0, in order).
+
+    ``repeated`` is :func:`~songprep.structure.repetition.word_repetition` of ``words`` (computed here
+    when not given).
+    """
     ends = [*starts[1:], bars.n_bars]
     segments = [Segment(a, b) for a, b in zip(starts, ends)]
     word_bars = _words_per_bar(bars, words) if words is not None else None
@@ -67,7 +82,7 @@ def label_segments(bars: BarFeatures, starts: list[int], words: list[Word] | Non
         segments = merged
         _group_by_repetition(bars, segments)
     if words:
-        _lyric_repetition(bars, segments, words)
+        _lyric_repetition(bars, segments, words, word_repetition(words) if repeated is None else repeated)
     silent = bars.silent()
     for seg in segments:
         if silent[seg.start_bar:seg.end_bar].all():
@@ -76,7 +91,20 @@ def label_segments(bars: BarFeatures, starts: list[int], words: list[Word] | Non
         _label_with_singing(segments)
     else:
         _label_without_singing(segments)
-    return segments
+    limit_bridges(segments)
+    return [_join(bars, [segments[i] for i in run]) for run in merge_groups(segments)]
+
+
+def _join(bars: BarFeatures, run: list[Segment]) -> Segment:
+    """One segment for a run of neighbours with the same label."""
+    if len(run) == 1:
+        return run[0]
+    first, last = run[0], run[-1]
+    power = np.average([10 ** (s.rms_db / 10) for s in run], weights=[s.bars for s in run])
+    words = [w for s in run for w in s.words]
+    hits = sum(s.repeated_words for s in run)
+    return Segment(first.start_bar, last.end_bar, first.sung, float(10 * np.log10(power)), first.group,
+                   hits / len(words) if words else 0.0, first.label, words, hits)
 
 
 def merge_repeated_neighbours(segments: list[Segment]) -> list[Segment]:
@@ -121,6 +149,9 @@ def _label_sung(sung: list[Segment]) -> None:
     groups: dict[int, list[Segment]] = {}
     for seg in sung:
         groups.setdefault(seg.group, []).append(seg)
+    if any(s.lyric_repeat >= LYRIC_CHORUS_SHARE for s in sung):
+        _label_sung_by_lyrics(sung, groups)
+        return
     mean_db = float(np.mean([s.rms_db for s in sung]))
 
     def chorus_score(members: list[Segment]) -> float:
@@ -143,6 +174,20 @@ def _label_sung(sung: list[Segment]) -> None:
             seg.label = "bridge"
         else:
             seg.label = "verse"
+
+
+def _label_sung_by_lyrics(sung: list[Segment], groups: dict[int, list[Segment]]) -> None:
+    """The chorus is what the lyrics repeat (see the module docstring, 4); bridge as for audio."""
+    chorus_groups = {s.group for s in sung if s.lyric_repeat >= LYRIC_CHORUS_SHARE}
+    for seg in sung:
+        by_music = seg.group in chorus_groups and len(groups[seg.group]) >= 2
+        seg.label = "chorus" if seg.lyric_repeat >= LYRIC_CHORUS_SHARE or (
+            by_music and seg.lyric_repeat >= LYRIC_CHORUS_SHARE_WITH_MUSIC) else ""
+    first_chorus = min(s.start_bar for s in sung if s.label == "chorus")
+    for seg in sung:
+        if not seg.label:
+            alone = len(groups[seg.group]) == 1 and seg.lyric_repeat == 0.0
+            seg.label = "bridge" if alone and seg.start_bar > first_chorus else "verse"
 
 
 def _label_quiet_ends(segments: list[Segment]) -> list[Segment]:
@@ -195,28 +240,39 @@ def _group_by_repetition(bars: BarFeatures, segments: list[Segment]) -> None:
 
 
 def segment_similarity(chroma: np.ndarray, timbre: np.ndarray, a: Segment, b: Segment) -> float:
-    """Mean similarity of bars aligned from both starts, over the shorter segment; 0 if lengths differ a lot."""
+    """Mean similarity of bars aligned from both starts, over the shorter segment; 0 if lengths differ a lot.
+
+    Harmony is compared in every key (:func:`transposed_harmony`), so a chorus sung a tone higher
+    still matches its first statement; timbre (MFCC) does not depend on the key.
+    """
     k = min(a.bars, b.bars)
     if k == 0 or max(a.bars, b.bars) > 2 * k:
         return 0.0
     ia, ib = slice(a.start_bar, a.start_bar + k), slice(b.start_bar, b.start_bar + k)
-    harmony = np.sum(chroma[ia] * chroma[ib], axis=1)
     colour = (np.sum(timbre[ia] * timbre[ib], axis=1) + 1) / 2
-    return float(np.mean(0.5 * harmony + 0.5 * colour))
+    return float(0.5 * transposed_harmony(chroma[ia], chroma[ib]) + 0.5 * np.mean(colour))
 
 
-def _lyric_repetition(bars: BarFeatures, segments: list[Segment], words: list[Word]) -> None:
-    """Each segment's best lyric match with another segment (difflib ratio of their word sequences)."""
-    texts: list[list[str]] = [[] for _ in segments]
+def transposed_harmony(a: np.ndarray, b: np.ndarray) -> float:
+    """Best mean cosine of aligned bars' beat-stacked chroma (rows of 12 * beats, unit rows) over the 12
+    transpositions of ``b``: a key change moves every chroma vector round the circle by the same step."""
+    n, width = a.shape
+    beats = width // 12
+    rolled = b.reshape(n, beats, 12)
+    return max(float(np.mean(np.sum(a * np.roll(rolled, shift, axis=2).reshape(n, width), axis=1)))
+               for shift in range(12))
+
+
+def _lyric_repetition(bars: BarFeatures, segments: list[Segment], words: list[Word], repeated: np.ndarray) -> None:
+    """Each segment's sung words (by midpoint, in sung order) and the share of them sung again elsewhere."""
     starts = np.array([bars.starts_s[s.start_bar] for s in segments])
-    for w in words:
-        index = int(np.searchsorted(starts, (w.start_s + w.end_s) / 2, side="right") - 1)
-        texts[max(index, 0)].append(_normalise_word(w.word))
-    for i, seg in enumerate(segments):
-        if not texts[i]:
-            continue
-        seg.lyric_repeat = max((difflib.SequenceMatcher(None, texts[i], texts[j], autojunk=False).ratio()
-                                for j in range(len(segments)) if j != i and texts[j]), default=0.0)
+    for i in sorted(range(len(words)), key=lambda i: (words[i].start_s, i)):
+        w = words[i]
+        seg = segments[max(int(np.searchsorted(starts, (w.start_s + w.end_s) / 2, side="right") - 1), 0)]
+        seg.words.append(_normalise_word(w.word))
+        seg.repeated_words += float(repeated[i])
+    for seg in segments:
+        seg.lyric_repeat = seg.repeated_words / len(seg.words) if seg.words else 0.0
 
 
 def _words_per_bar(bars: BarFeatures, words: list[Word]) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 Layout (JamendoLyrics MultiLang, Durand et al. 2023): ``mp3/NAME.mp3``, ``lyrics/NAME.txt`` (the lyric a
 user gives), ``lyrics/NAME.words.txt`` (one annotated word per line), ``words/NAME.csv``
-(``word_start,...``), ``meta.csv``. Scoring: per annotated word, |predicted start - annotated start|;
+(``word_start,...``), ``lines/NAME.csv`` (``start_time,end_time,lyrics_line``: the human line timings),
+``meta.csv``. Scoring: per annotated word, |predicted start - annotated start|;
 the share within 0.3 s and the average absolute error (AAE); a word not placed is a miss.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +23,19 @@ LANGUAGES = {"English": "en", "French": "fr", "Spanish": "es", "German": "de", "
 WITHIN_S = 0.3
 
 
+@dataclass(frozen=True)
+class AnnotatedLine:
+    """One sung line as a human timed it: ``AnnotatedLine(16.24, 18.24, "même si mon réveil ne sonne pas")``."""
+
+    start_s: float
+    end_s: float
+    text: str
+
+
 @dataclass
 class RealSong:
-    """One annotated song: its audio, the lyrics a user gives, and the annotated words with their starts."""
+    """One annotated song: its audio, the lyrics a user gives, the annotated words with their starts and
+    the annotated line timings (empty when the dataset has no ``lines/`` folder)."""
 
     name: str
     mp3: Path
@@ -33,6 +44,7 @@ class RealSong:
     lines: list[str]
     words: list[str]
     starts_s: np.ndarray
+    timed_lines: list[AnnotatedLine] = field(default_factory=list)
 
 
 def load_dataset(root: Path) -> list[RealSong]:
@@ -47,8 +59,17 @@ def load_dataset(root: Path) -> list[RealSong]:
             lines = [ln for ln in (root / "lyrics" / f"{name}.txt").read_text(encoding="utf-8").splitlines()
                      if ln.strip()]
             songs.append(RealSong(name, root / "mp3" / f"{name}.mp3", LANGUAGES.get(row["Language"], "?"),
-                                  row["Genre"], lines, words, starts))
+                                  row["Genre"], lines, words, starts, load_line_times(root / "lines" / f"{name}.csv")))
     return songs
+
+
+def load_line_times(path: Path) -> list[AnnotatedLine]:
+    """``lines/NAME.csv`` rows in order (none when the file is missing)."""
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        return [AnnotatedLine(float(r["start_time"]), float(r["end_time"]), r["lyrics_line"])
+                for r in csv.DictReader(f)]
 
 
 @dataclass
