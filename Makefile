@@ -33,6 +33,9 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	@# basic-pitch's wheel asks for TensorFlow on Linux + Python 3.11; its ONNX model (what songprep
 	@# runs, with onnxruntime) needs none of it, so it goes in without its declared dependencies.
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps basic-pitch==0.4.0
+	@# musicnn's wheel (the describe stage's tagger weights) asks for TensorFlow and numpy<1.17; songprep reads
+	@# its checkpoints in torch, so it too goes in without its declared dependencies.
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps musicnn==0.1.0
 	@$(BIN)/python -c "import songprep.cli, torch, torchaudio" || { echo "setup: install failed" >&2; exit 1; }
 	@touch $@
 

@@ -14,7 +14,8 @@ from typing import Any
 import pyarrow as pa
 
 #: 1.1: vocal_notes, midi_path, words[].pitch. 1.2: lyrics_confidence; rejects.kind.
-SCHEMA_VERSION = "1.2"
+#: 1.3: descriptions, tags, bpm, key, vocal_gender (the describe stage).
+SCHEMA_VERSION = "1.3"
 SCHEMA_VERSION_KEY = b"songprep.schema_version"
 
 #: Section labels: LeVo's and SongPrep's set.
@@ -119,6 +120,28 @@ class Note:
         return self.end_s - self.start_s
 
 
+#: Categories of :class:`Tag`, in the order LeVo's descriptions name them.
+TAG_CATEGORIES = ("gender", "genre", "mood", "instrument", "vocal")
+VOCAL_GENDERS = ("female", "male", "unknown")
+
+
+@dataclass
+class Tag:
+    """One description tag in LeVo's vocabulary, with the tagger's score for it in [0, 1].
+
+    >>> Tag("piano", "instrument", 0.42)
+    Tag(tag='piano', category='instrument', score=0.42)
+    """
+
+    tag: str
+    category: str
+    score: float
+
+    def __post_init__(self) -> None:
+        if self.category not in TAG_CATEGORIES:
+            raise ValueError(f"unknown tag category {self.category!r}; expected one of {TAG_CATEGORIES}")
+
+
 @dataclass
 class StageProvenance:
     """Which model (and version) a stage used; ``model`` is empty for model-free stages."""
@@ -172,9 +195,18 @@ class Song:
     accompaniment_path: str | None = None
     vocal_notes: list[Note] = field(default_factory=list)
     midi_path: str | None = None
+    #: LeVo's description text, e.g. "female, pop, sad, piano and drums, the bpm is 120." (describe stage).
+    descriptions: str | None = None
+    #: Every candidate tag with its score (those above the thresholds made ``descriptions``).
+    tags: list[Tag] = field(default_factory=list)
+    bpm: float | None = None
+    key: str | None = None  # e.g. "A minor"
+    vocal_gender: str | None = None  # one of VOCAL_GENDERS; None until describe ran
     provenance: Provenance | None = None
 
     def __post_init__(self) -> None:
+        if self.vocal_gender is not None and self.vocal_gender not in VOCAL_GENDERS:
+            raise ValueError(f"vocal_gender must be one of {VOCAL_GENDERS}, got {self.vocal_gender!r}")
         if self.lyrics_source is not None and self.lyrics_source not in LYRICS_SOURCES:
             raise ValueError(f"lyrics_source must be one of {LYRICS_SOURCES}, got {self.lyrics_source!r}")
 
@@ -188,6 +220,7 @@ class Song:
         data["sections"] = [Section(**s) for s in data.get("sections") or []]
         data["words"] = [Word(**w) for w in data.get("words") or []]
         data["vocal_notes"] = [Note(**n) for n in data.get("vocal_notes") or []]
+        data["tags"] = [t if isinstance(t, Tag) else Tag(**t) for t in data.get("tags") or []]
         prov = data.get("provenance")
         if prov is not None and not isinstance(prov, Provenance):
             data["provenance"] = Provenance(
@@ -260,6 +293,13 @@ NOTE_TYPE = pa.struct(
         pa.field("word", pa.int32(), nullable=False),
     ]
 )
+TAG_TYPE = pa.struct(
+    [
+        pa.field("tag", pa.string(), nullable=False),
+        pa.field("category", pa.string(), nullable=False),
+        pa.field("score", pa.float32(), nullable=False),
+    ]
+)
 PROVENANCE_TYPE = pa.struct(
     [
         pa.field("songprep_version", pa.string(), nullable=False),
@@ -308,6 +348,11 @@ SONG_SCHEMA = _with_version(
             pa.field("accompaniment_path", pa.string()),
             pa.field("vocal_notes", pa.list_(NOTE_TYPE), nullable=False),
             pa.field("midi_path", pa.string()),
+            pa.field("descriptions", pa.string()),
+            pa.field("tags", pa.list_(TAG_TYPE), nullable=False),
+            pa.field("bpm", pa.float64()),
+            pa.field("key", pa.string()),
+            pa.field("vocal_gender", pa.string()),
             pa.field("provenance", PROVENANCE_TYPE),
         ]
     ),

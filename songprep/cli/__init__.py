@@ -95,7 +95,7 @@ def main() -> None:
     cli(prog_name="songprep")
 
 
-from songprep.cli import demo, eval, lyrics, models, notes, prep, structure  # noqa: E402  (each module adds its commands to cli)
+from songprep.cli import demo, eval, export, lyrics, models, notes, prep, structure  # noqa: E402  (each module adds its commands to cli)
 
 cli.add_command(prep.prep)
 cli.add_command(models.models)
@@ -104,7 +104,7 @@ cli.add_command(lyrics.lyrics)
 cli.add_command(structure.structure)
 cli.add_command(eval.eval_group)
 cli.add_command(notes.notes)
-cli.add_command(notes.export)
+cli.add_command(export.export_group)
 
 from songprep.cli import generate as generation  # noqa: E402
 

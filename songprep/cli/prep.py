@@ -32,6 +32,11 @@ from songprep.runner import ENGINES
                    "this, so unreliable transcripts do not become training lyrics (0: keep all).")
 @click.option("--notes", "with_notes", is_flag=True,
               help="Add the notes stage: vocal melody and accompaniment notes, words' pitch, OUT/midi/<id>.mid.")
+@click.option("--describe", "with_describe", is_flag=True,
+              help="Add the describe stage: LeVo descriptions, tags (musicnn), bpm, key, vocal gender. Not in the "
+                   "default chain: it added 46% to prep time on CPU (measured: bench/describe.py).")
+@click.option("--tagger", default="auto", show_default=True,
+              help="Stage describe: musicnn, none, or auto (musicnn when installed, else none, with a warning).")
 @click.option("--vocal-notes", default="pyin", show_default=True, help="Stage notes: the vocal melody backend.")
 @click.option("--accompaniment-notes", default="basic-pitch", show_default=True,
               help="Stage notes: the accompaniment backend (basic-pitch, or none to skip the accompaniment).")
@@ -52,7 +57,8 @@ from songprep.runner import ENGINES
 @click.option("--ray-address", help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def prep(in_dir: Path, out_dir: Path, lyrics_dir: Path | None, language: str | None, stages: str,
-         separator: str, asr: str, min_lyrics_confidence: float, with_notes: bool, vocal_notes: str,
+         separator: str, asr: str, min_lyrics_confidence: float, with_notes: bool, with_describe: bool, tagger: str,
+         vocal_notes: str,
          accompaniment_notes: str, sample_rate: int, mono: bool, max_duration: float, min_duration: float,
          jobs: int, device: str, batch_size: int, rows_per_shard: int, overwrite: bool, retry_rejects: bool,
          engine: str,
@@ -63,6 +69,8 @@ def prep(in_dir: Path, out_dir: Path, lyrics_dir: Path | None, language: str | N
     chain = tuple(s.strip() for s in stages.split(",") if s.strip())
     if with_notes and "notes" not in chain:
         chain += ("notes",)
+    if with_describe and "describe" not in chain:
+        chain += ("describe",)
     transcribe = {"model": asr}
     if min_lyrics_confidence:  # only when set, so datasets made without it keep their config hash
         transcribe["min_confidence"] = min_lyrics_confidence
@@ -75,7 +83,8 @@ def prep(in_dir: Path, out_dir: Path, lyrics_dir: Path | None, language: str | N
         language=language,
         lyrics_dir=str(lyrics_dir.resolve()) if lyrics_dir else None,
         stage_options={"separate": {"model": separator}, "transcribe": transcribe,
-                       "notes": {"vocal": vocal_notes, "accompaniment": accompaniment_notes}},
+                       "notes": {"vocal": vocal_notes, "accompaniment": accompaniment_notes},
+                       "describe": {"tagger": tagger}},
     )
     from songprep.inputs import discover
     from songprep.tools import require_decoders_for

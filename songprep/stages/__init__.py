@@ -6,6 +6,7 @@ from songprep.errors import UsageError
 from songprep.stages.align import AlignStage
 from songprep.stages.base import INITIAL_FIELDS, Resources, SongItem, Stage, StageContext
 from songprep.stages.decode import DecodeStage
+from songprep.stages.describe import DescribeStage
 from songprep.stages.lyrics import ReferenceLyricsStage
 from songprep.stages.markup import MarkupStage
 from songprep.stages.notes import NotesStage
@@ -15,7 +16,7 @@ from songprep.stages.transcribe import TranscribeStage
 
 STAGES: dict[str, type[Stage]] = {cls.name: cls for cls in (DecodeStage, ReferenceLyricsStage, MarkupStage,
                                                                 SeparateStage, AlignStage, StructureStage,
-                                                                TranscribeStage, NotesStage)}
+                                                                TranscribeStage, NotesStage, DescribeStage)}
 
 
 def stage_class(name: str) -> type[Stage]:
