@@ -13,7 +13,7 @@ a rerun encodes the rest. Reading opens one shard per song read and maps only th
 memory holds one batch, whatever the corpus size; the records of all songs (a few hundred bytes each)
 are the only per-song cost.
 
->>> rec = TokenizedSong("s1", 250, "part-00000.safetensors", 0, descriptions="en", prompt_audio_path=None)
+>>> rec = TokenizedSong("s1", 250, "part-00000.safetensors", 0, descriptions="female, pop, en", prompt_start_s=42.0)
 >>> TokenizedSong.from_dict(rec.to_dict()) == rec
 True
 """
@@ -44,8 +44,9 @@ _RECORDS_KEY = "songprep.songs"
 class EncodedSong:
     """A training song as the models see it: text ids, token streams ``(3, T)``, latents ``(3, D, T)``.
 
-    ``descriptions`` (the tags the text ids were built with) and ``prompt_audio_path`` (the song's prompt
-    excerpt, when the dataset has one) travel with it so conditioning can read them.
+    ``descriptions`` (the tags the text ids were built with) and ``prompt_start_s`` (where the song's prompt clip
+    starts: the clip ``songprep export levo`` cuts, the first chorus; training feeds its tokens as the prompt
+    audio) travel with it.
     """
 
     id: str
@@ -53,7 +54,7 @@ class EncodedSong:
     tokens: torch.Tensor
     latents: torch.Tensor
     descriptions: str = ""
-    prompt_audio_path: str | None = None
+    prompt_start_s: float | None = None
 
     @property
     def frames(self) -> int:
@@ -69,7 +70,7 @@ class TokenizedSong:
     shard: str
     row: int
     descriptions: str = ""
-    prompt_audio_path: str | None = None
+    prompt_start_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,7 +123,7 @@ class ShardWriter:
             tensors[f"{row}.latents"] = song.latents.float().contiguous()
             tensors[f"{row}.text"] = torch.tensor(song.text_ids, dtype=torch.int32)
             records.append(TokenizedSong(song.id, song.frames, name, row, song.descriptions,
-                                         song.prompt_audio_path).to_dict())
+                                         song.prompt_start_s).to_dict())
         with atomic_path(self.dir / name) as tmp:
             save_file(tensors, str(tmp), metadata={_RECORDS_KEY: json.dumps(records, ensure_ascii=False),
                                                    "songprep.tokens_version": str(TOKENS_VERSION)})
@@ -189,7 +190,7 @@ class TokenStore:
                 text = fh.get_tensor(f"{record.row}.text").tolist()
         except (SafetensorError, OSError) as err:
             raise UsageError(f"{path}: cannot read song {record.id} ({' '.join(str(err).split())[:160]})") from None
-        return EncodedSong(record.id, text, tokens, latents, record.descriptions, record.prompt_audio_path)
+        return EncodedSong(record.id, text, tokens, latents, record.descriptions, record.prompt_start_s)
 
     def load_many(self, records: Sequence[TokenizedSong]) -> list[EncodedSong]:
         return [self.load(r) for r in records]

@@ -82,8 +82,7 @@ def fit_codec(codec: Codec, rows: DatasetRows, seed: int) -> list[str]:
     return [rows.songs[i].id for i in chosen]
 
 
-def encode_song(codec: Any, song: TrainingSong, device: str = "cpu",
-                prompt_audio_path: str | None = None) -> EncodedSong:
+def encode_song(codec: Any, song: TrainingSong, device: str = "cpu") -> EncodedSong:
     """Token streams and latents of one song (a :class:`Codec` or a Generator), cut to a common frame count."""
     cfg = codec.config
     waves = {t: pad_to_hop(song.waves[t], cfg.hop) for t in TRACKS}
@@ -94,23 +93,28 @@ def encode_song(codec: Any, song: TrainingSong, device: str = "cpu",
     frames = min(int(tokens.shape[1]), int(latents.shape[-1]))
     text = codec.lyric_tokenizer.encode(song.levo_lyric, song.descriptions)
     return EncodedSong(song.id, text, tokens[:, :frames].contiguous(), latents[..., :frames].contiguous(),
-                       song.descriptions, prompt_audio_path)
+                       song.descriptions)
 
 
-def row_conditions(song: Song) -> tuple[str, str | None]:
-    """(descriptions, prompt audio path) of a row. Rows of schema 1.3 carry ``descriptions`` and a prompt
-    excerpt; older rows give the language as the description and no prompt audio."""
-    descriptions = getattr(song, "descriptions", None) or descriptions_of(song)
-    prompt = getattr(song, "prompt_audio_path", None)
-    return str(descriptions or ""), (str(prompt) if prompt else None)
+def row_conditions(song: Song, prompt_s: float) -> tuple[str, float | None]:
+    """(descriptions, prompt clip start) of a row: the describe stage's descriptions (else the language), and
+    where ``songprep export levo`` cuts its prompt clip (the first chorus, moved back to end inside the song;
+    None for a song shorter than the clip)."""
+    from songprep.levo_export import clip_start_s, prompt_section
+
+    start = None if song.duration_s < prompt_s else clip_start_s(prompt_section(song.sections), song.duration_s,
+                                                                 prompt_s)
+    return descriptions_of(song), start
 
 
 def _encode_row(codec: Any, root: Path, song: Song, device: str) -> EncodedSong:
     cfg = codec.config
-    descriptions, prompt = row_conditions(song)
+    descriptions, prompt_start = row_conditions(song, cfg.prompt_audio_s)
     loaded = load_song(DatasetRows([song], root), song, cfg.sample_rate, cfg.channels)
     loaded.descriptions = descriptions
-    return encode_song(codec, loaded, device, prompt)
+    encoded = encode_song(codec, loaded, device)
+    encoded.prompt_start_s = prompt_start
+    return encoded
 
 
 # -- worker side ---------------------------------------------------------------------------------

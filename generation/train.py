@@ -236,8 +236,8 @@ def stream_losses(out: Any) -> dict[str, float]:
 
 def make_batch(generator: Any, chosen: Sequence[EncodedSong], g: torch.Generator,
                prompt_audio: bool = True) -> dict[str, Any]:
-    """A batch of the given songs: one common crop length, and w.p. ``prompt_audio_prob`` a prompt excerpt of
-    each song's own tokens (the condition LeVo's prompt audio gives); every draw from ``g``."""
+    """A batch of the given songs: one common crop length, and w.p. ``prompt_audio_prob`` each song's prompt clip
+    as tokens (LeVo's prompt-audio condition: the clip export levo cuts, else a random excerpt); draws from ``g``."""
     cfg = generator.config
     tc = cfg.training
     use_prompt = bool(torch.rand((), generator=g) < tc.prompt_audio_prob) and prompt_audio
@@ -250,14 +250,15 @@ def make_batch(generator: Any, chosen: Sequence[EncodedSong], g: torch.Generator
         start = int(torch.randint(s.frames - length + 1, (), generator=g))
         audio.append(s.tokens[:, start:start + length])
         latents.append(s.latents[..., start:start + length])
-        if prompt_frames:
-            p = int(torch.randint(s.frames - prompt_frames + 1, (), generator=g))
+        if prompt_frames:  # the song's export clip when known, else a random excerpt of it
+            last = s.frames - prompt_frames
+            p = (min(round(s.prompt_start_s * cfg.frame_rate), last) if s.prompt_start_s is not None
+                 else int(torch.randint(last + 1, (), generator=g)))
             prompts.append(s.tokens[:, p:p + prompt_frames])
     text_ids, text_mask = pad_text([s.text_ids for s in chosen], generator.lyric_tokenizer.pad_id)
     return {"text_ids": text_ids, "text_mask": text_mask, "audio": torch.stack(audio),
             "latents": torch.stack(latents), "prompt_audio": torch.stack(prompts) if prompts else None,
-            "descriptions": [s.descriptions for s in chosen],
-            "prompt_audio_paths": [s.prompt_audio_path for s in chosen]}
+            "descriptions": [s.descriptions for s in chosen]}
 
 
 def renderer_step_loss(renderer: torch.nn.Module, tokens: torch.Tensor, latents: torch.Tensor, rcfg: Any,

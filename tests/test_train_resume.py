@@ -72,6 +72,14 @@ def test_tokenize_resumes_and_is_the_same_with_two_workers(tokens, tmp_path):
     assert store.manifest["skipped_rows"] == {"without a LeVo lyric": 1, "without stems": 1}
     assert all(r.descriptions for r in store.records) and {r.shard for r in store.records} == {
         "part-00000.safetensors", "part-00001.safetensors"}
+    # each song's prompt clip starts where `songprep export levo` cuts it (prompt_audio_s 1 s in FAST)
+    from songprep.generation.data import read_rows
+    from songprep.levo_export import clip_start_s, prompt_section
+
+    rows = {s.id: s for s in read_rows(tokens["dataset"]).songs}
+    for r in store.records:
+        row = rows[r.id]
+        assert r.prompt_start_s == clip_start_s(prompt_section(row.sections), row.duration_s, 1.0), r.id
     # a second folder with the same codec, encoded by two spawn workers, holds the same tensors
     other = tmp_path / "tokens"
     (other / "codec").mkdir(parents=True)
@@ -89,6 +97,24 @@ def test_tokenize_resumes_and_is_the_same_with_two_workers(tokens, tmp_path):
     rerun = tokenize_dataset(tokens["dataset"], other, songs_per_shard=2)
     assert (rerun.written, rerun.skipped) == (1, 2)
     assert [r.id for r in TokenStore(other).records] == [r.id for r in store.records]
+
+
+def test_the_prompt_audio_condition_is_the_clip_of_the_song():
+    from songprep.generation.configs import load_config
+    from songprep.generation.lyric_tokenizer import LyricTokenizer
+    from songprep.generation.token_store import EncodedSong
+    from songprep.generation.train import make_batch
+
+    cfg = load_config("tiny")
+    cfg.training.prompt_audio_prob, cfg.prompt_audio_s = 1.0, 2.0
+    holder = type("G", (), {"config": cfg, "lyric_tokenizer": LyricTokenizer()})()
+    tokens = torch.arange(3 * 300).reshape(3, 300) % 64
+    clip = EncodedSong("a", [1, 2], tokens, torch.zeros(3, 16, 300), "pop", prompt_start_s=4.0)
+    tail = EncodedSong("b", [1, 2], tokens, torch.zeros(3, 16, 300), "pop", prompt_start_s=11.5)
+    batch = make_batch(holder, [clip, tail], torch.Generator().manual_seed(0))
+    assert torch.equal(batch["prompt_audio"][0], tokens[:, 100:150])  # 4 s at 25 Hz, 2 s long
+    assert torch.equal(batch["prompt_audio"][1], tokens[:, 250:300])  # moved back to end inside the song
+    assert batch["descriptions"] == ["pop", "pop"]
 
 
 def test_validation_split_is_stable_and_recorded(tokens, tmp_path):
