@@ -59,6 +59,8 @@ class GenerationOptions:
     separate: bool = False
     num_candidates: int = 1
     cfg_scale: float = 1.5
+    #: what guidance strengthens: "text" (lyric + descriptions) or "descriptions" (the lyric kept unguided)
+    guidance: str = "text"
     temperature: float = 1.0
     top_k: int = 50
     repetition_penalty: float = 1.0
@@ -250,7 +252,7 @@ def make_batch(generator: Generator, jobs: Sequence[_Job], options: GenerationOp
     tokens = generator.lelm.generate(text_ids.to(device), text_mask.to(device), jobs[0].frames, prompt,
                                      cfg_scale=options.cfg_scale, temperature=options.temperature,
                                      top_k=options.top_k, repetition_penalty=options.repetition_penalty,
-                                     generator=g)
+                                     generator=g, guidance=options.guidance)
     tracks = {"mix": 0, **({"vocal": 1, "bgm": 2} if options.separate else {})}
     waves = {name: render(generator, tokens, track, steps=options.render_steps, generator=g)
              for name, track in tracks.items()}

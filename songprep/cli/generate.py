@@ -129,6 +129,8 @@ def train_dpo(checkpoint: str, pairs_path: str, candidates_dir: str, prompts_pat
 @click.option("--num-candidates", type=int, default=1, show_default=True,
               help="Songs per prompt; N > 1 writes OUT/candidates/c{k}/audios/{idx}.flac.")
 @click.option("--cfg-scale", type=float, default=1.5, show_default=True, help="Classifier-free guidance scale.")
+@click.option("--guidance", type=click.Choice(("text", "descriptions")), default="text", show_default=True,
+              help="What guidance strengthens: the whole text, or the descriptions alone (the lyric kept).")
 @click.option("--temperature", type=float, default=1.0, show_default=True)
 @click.option("--top-k", type=int, default=50, show_default=True)
 @click.option("--repetition-penalty", type=float, default=1.0, show_default=True)
@@ -141,7 +143,8 @@ def train_dpo(checkpoint: str, pairs_path: str, candidates_dir: str, prompts_pat
 @click.option("--render-steps", type=int, default=None, help="Renderer sampling steps (default: the config's).")
 @click.option("--separator", default="auto", show_default=True, help="Splits prompt audio into vocal/accompaniment.")
 def generate(prompts_path: str, out: str, checkpoint: str, separate: bool, num_candidates: int, cfg_scale: float,
-             temperature: float, top_k: int, repetition_penalty: float, seed: int, batch_size: int, device: str,
+             guidance: str, temperature: float, top_k: int, repetition_penalty: float, seed: int, batch_size: int,
+             device: str,
              duration_s: float | None, max_frames: int | None, render_steps: int | None, separator: str) -> None:
     """Generate songs from LeVo JSONL prompts into the evaluator's layout (48 kHz stereo FLAC)."""
     from songprep.device import resolve_device
@@ -149,7 +152,8 @@ def generate(prompts_path: str, out: str, checkpoint: str, separate: bool, num_c
     from songprep.generation.generate import generate as run
 
     options = GenerationOptions(separate=separate, num_candidates=num_candidates, cfg_scale=cfg_scale,
-                                temperature=temperature, top_k=top_k, repetition_penalty=repetition_penalty,
+                                guidance=guidance, temperature=temperature, top_k=top_k,
+                                repetition_penalty=repetition_penalty,
                                 seed=seed, batch_size=batch_size, device=resolve_device(device), duration_s=duration_s,
                                 max_frames=max_frames, render_steps=render_steps, separator=separator)
     summary = run(prompts_path, out, checkpoint, options, progress=_say)
