@@ -95,7 +95,8 @@ def real_structures(row, out: Path, mix: audio_io.Audio) -> dict[str, list]:
     words = [Word(w["word"], w["start_s"], w["end_s"]) for w in row["words"]]
     feats = song_features(mix, vocals=vocals)
     plain = song_features(mix)
-    return {"ours": segment(feats, words=words), "agglomerative": baseline.agglomerative(plain),
+    ours = segment(feats, words=words, words_complete=row["lyrics_source"] != "transcript")
+    return {"ours": ours, "agglomerative": baseline.agglomerative(plain),
             "8-bar blocks": baseline.blocks(plain)}
 
 

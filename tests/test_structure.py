@@ -214,3 +214,24 @@ def test_stem_bleed_without_any_heard_word_is_an_instrumental(truth_corpus: Path
     sections = segment(feats, words=[])  # a transcript that heard nothing
     assert {s.label for s in sections} <= {"intro", "inst", "outro", "silence"}
     assert any(s.label not in ("intro", "inst", "outro", "silence") for s in segment(feats, words=None))
+
+
+def test_a_key_shifted_varied_chorus_is_still_the_chorus():
+    """The last chorus sung and played a tone higher, over new drums, with its lines' last words changed
+    (songprep.testing.compose.vary_last_chorus): harmony compared in every key still finds it."""
+    from songprep.testing.compose import compose, vary_last_chorus
+    from songprep.testing.corpus import make_truth
+    from songprep.testing.render import render
+
+    plan = vary_last_chorus(compose(4, "en", "short"), semitones=2)
+    assert plan.sections[-2].part_key == "chorus+2" and plan.parts["chorus+2"].transpose == 2
+    rendered = render(plan)
+    truth = make_truth("varied", plan, rendered)
+    feats = song_features(audio_io.Audio(rendered.mix, rendered.sample_rate),
+                          vocals=audio_io.Audio(rendered.vocals, rendered.sample_rate))
+    last = truth.sections[-2]
+    for words in (None, truth.words):
+        sections = segment(feats, words=words)
+        middle = [s.label for s in sections if s.start_s <= (last.start_s + last.end_s) / 2 < s.end_s]
+        assert middle == ["chorus"], [(s.label, s.start_s) for s in sections]
+        assert score(truth.sections, sections).accuracy >= 0.9, sections

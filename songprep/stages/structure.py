@@ -25,7 +25,7 @@ class StructureStage(Stage):
         feats = song_features(item)
         # words known (aligned, or transcribed even to nothing) or not judged at all (None)
         words = song.words if (song.words or song.lyrics_source is not None) else None
-        song.sections = segment(feats, words=words)
+        song.sections = segment(feats, words=words, words_complete=song.lyrics_source != "transcript")
         if song.words:
             assign_word_sections(song.words, song.sections)
         return item

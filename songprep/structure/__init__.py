@@ -30,21 +30,25 @@ from songprep.structure.repetition import word_repetition
 
 
 def segment(features: SongFeatures, words: list[Word] | None = None,
-            config: BoundaryConfig = DEFAULT_CONFIG) -> list[Section]:
-    """Labelled sections covering the song (see the module docstring)."""
+            config: BoundaryConfig = DEFAULT_CONFIG, words_complete: bool = True) -> list[Section]:
+    """Labelled sections covering the song (see the module docstring).
+
+    ``words_complete``: False when ``words`` are a transcript that may have dropped sung passages
+    (see :func:`~songprep.structure.labels.label_segments`); aligned lyrics are complete.
+    """
     bars = bar_features(features)
-    return sections_from_bars(bars, words, config)
+    return sections_from_bars(bars, words, config, words_complete)
 
 
 def sections_from_bars(bars: BarFeatures, words: list[Word] | None = None,
-                       config: BoundaryConfig = DEFAULT_CONFIG) -> list[Section]:
+                       config: BoundaryConfig = DEFAULT_CONFIG, words_complete: bool = True) -> list[Section]:
     novelty = combined_novelty(bars, config)
     repeated = word_repetition(words) if words else None
     if words and repeated is not None:
         novelty = novelty + lyric_novelty(bars, words, repeated, config)
     starts = choose_boundaries_around_silence(novelty, bars.silent(), config)
     starts = split_on_level(starts, bars.rms_db, config)
-    segments = label_segments(bars, starts, words, repeated)
+    segments = label_segments(bars, starts, words, repeated, words_complete)
     edges = bars.starts_s
     return [Section(seg.label, round(float(edges[seg.start_bar]), 4), round(float(edges[seg.end_bar]), 4))
             for seg in segments]

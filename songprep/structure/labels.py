@@ -30,8 +30,12 @@ from songprep.structure.repetition import word_repetition
 
 #: A segment sings when at least this share of its frames do (or, from words, its bars hold words).
 SUNG_SHARE = 0.15
-#: Two segments repeat when their aligned bars are at least this similar (cosine, 0..1).
+#: Two segments repeat when their aligned bars are at least this similar (cosine, 0..1) ...
 REPEAT_SIMILARITY = 0.85
+#: ... or, standing out from the song (a varied chorus: new drums, a key change), at least this similar
+#: and REPEAT_MARGIN above the median similarity of the song's pairs of segments.
+REPEAT_SIMILARITY_VARIED = 0.75
+REPEAT_MARGIN = 0.15
 #: A sung segment is a chorus on its lyrics alone when at least this share of its words are sung again ...
 LYRIC_CHORUS_SHARE = 0.5
 #: ... and, repeating a lyric chorus's music, when at least this share are.
@@ -58,11 +62,13 @@ class Segment:
 
 
 def label_segments(bars: BarFeatures, starts: list[int], words: list[Word] | None = None,
-                   repeated: np.ndarray | None = None) -> list[Segment]:
+                   repeated: np.ndarray | None = None, words_complete: bool = True) -> list[Segment]:
     """Label the segments that begin at bar indices ``starts`` (first 0, in order).
 
     ``repeated`` is :func:`~songprep.structure.repetition.word_repetition` of ``words`` (computed here
-    when not given).
+    when not given). ``words_complete=False`` (a transcript) says words may be missing where they were
+    sung: a gated recogniser drops whole choruses it is unsure of. A segment without words then still
+    sings when the stem sings there and its music is sung, with words, elsewhere in the song.
     """
     ends = [*starts[1:], bars.n_bars]
     segments = [Segment(a, b) for a, b in zip(starts, ends)]
@@ -83,6 +89,8 @@ def label_segments(bars: BarFeatures, starts: list[int], words: list[Word] | Non
         _group_by_repetition(bars, segments)
     if words:
         _lyric_repetition(bars, segments, words, word_repetition(words) if repeated is None else repeated)
+    if words is not None and not words_complete and bars.vocal is not None:
+        _sung_like_its_music(bars, segments)
     silent = bars.silent()
     for seg in segments:
         if silent[seg.start_bar:seg.end_bar].all():
@@ -105,6 +113,15 @@ def _join(bars: BarFeatures, run: list[Segment]) -> Segment:
     hits = sum(s.repeated_words for s in run)
     return Segment(first.start_bar, last.end_bar, first.sung, float(10 * np.log10(power)), first.group,
                    hits / len(words) if words else 0.0, first.label, words, hits)
+
+
+def _sung_like_its_music(bars: BarFeatures, segments: list[Segment]) -> None:
+    """Segments the stem sings in, without words, that repeat the music of a segment sung with words."""
+    assert bars.vocal is not None
+    sung_groups = {s.group for s in segments if s.sung}
+    for seg in segments:
+        if not seg.sung and seg.group in sung_groups:
+            seg.sung = float(bars.vocal[seg.start_bar:seg.end_bar].mean()) >= SUNG_SHARE
 
 
 def merge_repeated_neighbours(segments: list[Segment]) -> list[Segment]:
@@ -182,7 +199,7 @@ def _label_sung_by_lyrics(sung: list[Segment], groups: dict[int, list[Segment]])
     for seg in sung:
         by_music = seg.group in chorus_groups and len(groups[seg.group]) >= 2
         seg.label = "chorus" if seg.lyric_repeat >= LYRIC_CHORUS_SHARE or (
-            by_music and seg.lyric_repeat >= LYRIC_CHORUS_SHARE_WITH_MUSIC) else ""
+            by_music and (seg.lyric_repeat >= LYRIC_CHORUS_SHARE_WITH_MUSIC or not seg.words)) else ""
     first_chorus = min(s.start_bar for s in sung if s.label == "chorus")
     for seg in sung:
         if not seg.label:
@@ -217,7 +234,7 @@ def _label_without_singing(segments: list[Segment]) -> None:
 
 
 def _group_by_repetition(bars: BarFeatures, segments: list[Segment]) -> None:
-    """Group ids: segments joined (transitively) when their aligned bars are similar."""
+    """Group ids: segments joined (transitively) when their aligned bars are similar (see REPEAT_SIMILARITY)."""
     chroma = _unit(bars.chroma)
     timbre = _unit(_standardise(bars.timbre))
     n = len(segments)
@@ -229,10 +246,14 @@ def _group_by_repetition(bars: BarFeatures, segments: list[Segment]) -> None:
             i = parent[i]
         return i
 
-    for i in range(n):
-        for j in range(i + 1, n):
-            if segment_similarity(chroma, timbre, segments[i], segments[j]) >= REPEAT_SIMILARITY:
-                parent[find(j)] = find(i)
+    pairs = {(i, j): segment_similarity(chroma, timbre, segments[i], segments[j])
+             for i in range(n) for j in range(i + 1, n)}
+    comparable = [v for v in pairs.values() if v > 0]
+    typical = float(np.median(comparable)) if comparable else 0.0
+    threshold = min(REPEAT_SIMILARITY, max(REPEAT_SIMILARITY_VARIED, typical + REPEAT_MARGIN))
+    for (i, j), similarity in pairs.items():
+        if similarity >= threshold:
+            parent[find(j)] = find(i)
     roots = {find(i) for i in range(n)}
     ids = {root: k for k, root in enumerate(sorted(roots))}
     for i, seg in enumerate(segments):

@@ -20,8 +20,9 @@ import numpy as np
 from songprep.alignment.normalise import fold
 from songprep.records import Word
 
-#: A repeated stretch holds at least this many matching words (a short line's worth).
-MIN_RUN_WORDS = 4
+#: A repeated stretch holds at least this many matching words (a short line's worth; 4 let a verse line that
+#: opens like the chorus line count as chorus).
+MIN_RUN_WORDS = 5
 #: Score of a non-matching word inside a stretch (matches score 1): one miss per two hits is tolerated.
 MISMATCH_COST = 2.0
 
@@ -88,14 +89,14 @@ def bar_repetition(bar_starts_s: np.ndarray, words: Sequence[Word], flags: np.nd
 def lyric_changes(count: np.ndarray, share: np.ndarray) -> list[int]:
     """Bar indices where the words change between sung-again and sung-once (a chorus starts or ends).
 
-    Each bar with words is "repeated" when at least half its words are; the states are smoothed by a
+    Each bar with words is "repeated" when most of its words are; the states are smoothed by a
     median over three sung bars (one misheard bar does not cut a chorus), and a change is placed at the
     first bar of the new state; bars without words between two states take no side.
     """
     sung = np.flatnonzero(count > 0)
     if sung.size < 2:
         return []
-    state = (share[sung] >= 0.5).astype(float)
+    state = (share[sung] > 0.5).astype(float)
     padded = np.r_[state[0], state, state[-1]]
     smooth = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
     return [int(sung[i]) for i in range(1, sung.size) if smooth[i] != smooth[i - 1]]

@@ -97,12 +97,14 @@ class NoteEvent:
 
 @dataclass
 class Part:
-    """The arrangement of one section label; every occurrence of the label plays it unchanged."""
+    """The arrangement of one section label; every occurrence of the label plays it unchanged (unless a
+    section names another part, see :func:`vary_last_chorus`). ``transpose`` is in semitones from the key."""
 
     label: str
     bars: int
     chords: tuple[int, ...]
     notes: list[NoteEvent]
+    transpose: int = 0
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,11 @@ class SectionPlan:
     start_bar: int
     bars: int
     lines: list[list[SungNote]] = field(default_factory=list)
+    part: str = ""  # the key of the part it plays in SongPlan.parts; "" = its label
+
+    @property
+    def part_key(self) -> str:
+        return self.part or self.label
 
 
 @dataclass
@@ -462,3 +469,40 @@ def compose(seed: int, language: str, form: str = "short") -> SongPlan:
         vocal_to_accompaniment_db=round(float(rng.uniform(-3.0, 0.0)), 2),
         instruments=instruments, sections=sections, parts=parts,
     )
+
+
+def vary_last_chorus(plan: SongPlan, semitones: int = 2) -> SongPlan:
+    """The same song with its last chorus changed as real songs change it: sung and played ``semitones``
+    higher (the closing key change), with a new drum groove (ride and four-on-the-floor instead of open
+    hats) and the last word of every line sung to a fresh word (an ad-lib). The other sections are untouched.
+    """
+    import copy
+
+    varied = copy.deepcopy(plan)
+    last = max((s for s in varied.sections if s.label == "chorus"), key=lambda s: s.start_bar)
+    base = varied.parts["chorus"]
+    key = f"chorus{semitones:+d}"
+    notes = []
+    for n in base.notes:
+        if n.channel != CH_DRUMS:
+            notes.append(NoteEvent(n.start_beat, n.dur_beats, n.pitch + semitones, n.velocity, n.channel))
+        elif n.pitch == OPEN_HAT:
+            notes.append(NoteEvent(n.start_beat, n.dur_beats, RIDE, n.velocity - 8, n.channel))
+        elif n.pitch != KICK:
+            notes.append(n)
+    notes += [NoteEvent(beat, 0.25, KICK, 100, CH_DRUMS) for beat in range(base.bars * BEATS_PER_BAR)]
+    notes.sort(key=lambda n: (n.start_beat, n.channel, n.pitch))
+    varied.parts[key] = Part("chorus", base.bars, base.chords, notes, base.transpose + semitones)
+    last.part = key
+    rng = np.random.default_rng(plan.seed + 1)
+    used = {plan.line_text(line) for s in plan.sections for line in s.lines}
+    lines = []
+    for line in last.lines:
+        words = [n.word for n in line]
+        for _ in range(200):  # a last word the song has not sung at the end of this line
+            words[-1] = make_line(rng, plan.language, len(words))[-1]
+            if join_line(plan.language, words) not in used:
+                break
+        lines.append([SungNote(w, n.start_beat, n.dur_beats, n.pitch + semitones) for w, n in zip(words, line)])
+    last.lines = lines
+    return varied

@@ -96,8 +96,8 @@ def make_truth(name: str, plan: SongPlan, rendered: RenderedSong, voicing: str =
                 onset = s.start_bar * BEATS_PER_BAR + n.start_beat
                 melody.append(MelodyNote(t(onset), t(onset + n.dur_beats), n.pitch, n.word.text))
     chords = [ChordSpan(t((s.start_bar + b) * BEATS_PER_BAR), t((s.start_bar + b + 1) * BEATS_PER_BAR),
-                        chord_name(plan.tonic, plan.mode, degree))
-              for s in plan.sections for b, degree in enumerate(plan.parts[s.label].chords)]
+                        chord_name((plan.tonic + plan.parts[s.part_key].transpose) % 12, plan.mode, degree))
+              for s in plan.sections for b, degree in enumerate(plan.parts[s.part_key].chords)]
     beats = [t(b) for b in range(n_beats)]
     return TruthSong(
         name=name, language=plan.language, seed=plan.seed, form=plan.form, tempo_bpm=float(plan.tempo_bpm),

@@ -127,7 +127,7 @@ def song_midi(plan: SongPlan) -> mido.MidiFile:
     notes, markers = [], []
     for s in plan.sections:
         offset = s.start_bar * BEATS_PER_BAR
-        notes += [(offset, n) for n in plan.parts[s.label].notes]
+        notes += [(offset, n) for n in plan.parts[s.part_key].notes]
         markers.append((offset, s.label))
     return build_midi(plan, notes, markers)
 
@@ -152,10 +152,11 @@ def fluidsynth_render(midi: mido.MidiFile, sample_rate: int, soundfont: Path, wo
     return audio.T
 
 
-def _part_audio(plan: SongPlan, part: Part, sample_rate: int, soundfont: Path, workdir: Path) -> np.ndarray:
-    """A part's audio: its bars plus a faded release tail."""
+def _part_audio(plan: SongPlan, part: Part, sample_rate: int, soundfont: Path, workdir: Path,
+                name: str = "") -> np.ndarray:
+    """A part's audio: its bars plus a faded release tail (``name``: its key in ``plan.parts``)."""
     audio = fluidsynth_render(build_midi(plan, [(0.0, n) for n in part.notes]), sample_rate, soundfont,
-                              workdir, part.label)[:, FLUID_LATENCY:]
+                              workdir, name or part.label)[:, FLUID_LATENCY:]
     body = round(part.bars * BEATS_PER_BAR * plan.beat_s * sample_rate)
     length = body + round(TAIL_S * sample_rate)
     out = np.zeros((2, length))
@@ -339,7 +340,7 @@ def render(plan: SongPlan, sample_rate: int = 44100, soundfont: str | os.PathLik
     workers = workers or max(2, 2 * (os.cpu_count() or 1))
     with tempfile.TemporaryDirectory(prefix="songprep-render-") as tmp, ThreadPoolExecutor(workers) as pool:
         part_jobs: dict[str, Future[np.ndarray]] = {
-            label: pool.submit(_part_audio, plan, part, sample_rate, sf2, Path(tmp))
+            label: pool.submit(_part_audio, plan, part, sample_rate, sf2, Path(tmp), label)
             for label, part in plan.parts.items()
         }
         synth_jobs = {key: pool.submit(espeak_synth, key[0], plan.voice, key[1], plan.espeak_speed)
@@ -350,7 +351,7 @@ def render(plan: SongPlan, sample_rate: int = 44100, soundfont: str | os.PathLik
     accompaniment = np.zeros((2, total + round(TAIL_S * sample_rate)))
     for s in plan.sections:
         start = _samples(s.start_bar * BEATS_PER_BAR, plan, sample_rate)
-        audio = parts[s.label]
+        audio = parts[s.part_key]
         accompaniment[:, start: start + audio.shape[1]] += audio
     accompaniment = accompaniment[:, :total]
     fade = round(END_FADE_S * sample_rate)
