@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 
 from songprep.records import INSTRUMENTAL_LABELS, levo_tag
-from songprep.testing.compose import FORMS, compose
+from songprep.testing.compose import FORMS, compose, swing, vary_last_chorus
 from songprep.testing.corpus import build_corpus, build_song, load_corpus
 from songprep.testing.render import clear_synth_cache
 from songprep.testing.truth import TruthSong
@@ -306,3 +306,28 @@ def test_a_missing_tool_fails_under_ci_and_skips_elsewhere(monkeypatch):
     monkeypatch.setenv("CI", "false")
     with pytest.raises(pytest.skip.Exception, match="fluidsynth not installed"):
         require_tool(*SONG_TOOLS)
+
+
+def test_swing_moves_only_the_off_beat_eighths():
+    plan = compose(21, "en", "full")
+    swung = swing(plan)
+    for label, part in plan.parts.items():
+        before = sorted((n.start_beat, n.channel, n.pitch) for n in part.notes)
+        after = sorted((n.start_beat, n.channel, n.pitch) for n in swung.parts[label].notes)
+        moved = [(a, b) for a, b in zip(before, after) if a != b]
+        assert all(abs(a[0] % 1 - 0.5) < 1e-9 and abs(b[0] % 1 - 2 / 3) < 1e-9 for a, b in moved), label
+        assert len(before) == len(after)
+    assert any(abs(n.start_beat % 1 - 2 / 3) < 1e-9 for n in swung.parts["chorus"].notes)
+    assert swung.sections[1].lines == plan.sections[1].lines  # the voice stays on the beat
+
+
+def test_varied_last_chorus_changes_only_the_last_chorus():
+    plan = compose(4, "en", "short")
+    varied = vary_last_chorus(plan, semitones=2)
+    choruses = [i for i, s in enumerate(plan.sections) if s.label == "chorus"]
+    first, last = varied.sections[choruses[0]], varied.sections[choruses[-1]]
+    assert first.part_key == "chorus" and last.part_key == "chorus+2"
+    assert first.lines == plan.sections[choruses[0]].lines
+    for old, new in zip(plan.sections[choruses[-1]].lines, last.lines):
+        assert [n.pitch + 2 for n in old] == [n.pitch for n in new]
+        assert [n.word for n in old][:-1] == [n.word for n in new][:-1] and old[-1].word != new[-1].word

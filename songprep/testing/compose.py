@@ -506,3 +506,26 @@ def vary_last_chorus(plan: SongPlan, semitones: int = 2) -> SongPlan:
         lines.append([SungNote(w, n.start_beat, n.dur_beats, n.pitch + semitones) for w, n in zip(words, line)])
     last.lines = lines
     return varied
+
+
+def swing(plan: SongPlan, ratio: float = 2 / 3) -> SongPlan:
+    """The same song played with swung eighths: every note on an off-beat eighth moves to ``ratio`` of its
+    beat (2/3: the triplet swing of jazz and shuffle), and the eighth before it stretches to meet it. Beats
+    and bars stay where they were, so the truth's beat grid is unchanged; sung words are on the beat.
+    """
+    import copy
+
+    swung = copy.deepcopy(plan)
+    late = ratio - 0.5
+    for part in swung.parts.values():
+        notes = []
+        for n in part.notes:
+            phase = n.start_beat % 1.0
+            start, dur = n.start_beat, n.dur_beats
+            if abs(phase - 0.5) < 1e-9:
+                start, dur = start + late, max(dur - late, 0.05)
+            elif abs(phase) < 1e-9 and min(abs(dur - 0.45), abs(dur - 0.5)) < 1e-9:
+                dur = dur + late  # an on-beat eighth lasts until the late off-beat
+            notes.append(NoteEvent(start, dur, n.pitch, n.velocity, n.channel))
+        part.notes = sorted(notes, key=lambda n: (n.start_beat, n.channel, n.pitch))
+    return swung
