@@ -21,9 +21,10 @@ from songprep.structure.metrics import line_evidence
 from songprep.testing.jamendo import RealSong, load_dataset
 
 pytestmark = pytest.mark.slow
-#: Measured on these songs with their annotated words and no vocal stem: 0.97-1.00 (bench/structure.py
-#: gives the same on prep's own alignment); before lyric repetition 0.00-0.83.
-MIN_REPEATED_IN_CHORUS = 0.9
+#: Measured on these songs with their annotated words and no vocal stem: 0.889-1.00 (bench/structure.py
+#: gives the same on prep's own alignment; Mes Larmes repeats a 4-line hook inside its first verse); before
+#: lyric repetition 0.00-0.83. The issue's target is 0.75.
+MIN_REPEATED_IN_CHORUS = 0.85
 #: Measured 0.96-0.98 here (a sung line's tail that runs into the outro is the loss).
 MIN_SUNG_IN_VOCAL = 0.94
 
