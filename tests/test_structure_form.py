@@ -115,3 +115,12 @@ def test_line_evidence_scores_against_line_timings():
     assert e.repeated_lines == 4 and e.repeated_in_chorus == pytest.approx(2 / 4)  # the verse line twice, not chorus
     assert e.runs == 2 and longest_run([]) == 0
     assert list(repeated_line_mask(["Él", "el", "x"])) == [True, True, False]
+
+
+def test_sound_key_merges_what_a_recogniser_confuses():
+    from songprep.structure.repetition import sound_key
+
+    assert sound_key("de") == sound_key("Te") and sound_key("gatas") == sound_key("katas")
+    assert sound_key("Ahh") == sound_key("a") and sound_key("amor") != sound_key("amo")
+    heard = "de amo de amo de amo y otra cosa que no se repite te amo te amo te amo".split()
+    assert repeated_words(heard)[:6].all() and repeated_words(heard)[-6:].all()

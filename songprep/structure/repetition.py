@@ -1,6 +1,7 @@
 """Lyric repetition: which sung words the song sings again elsewhere, the strongest chorus evidence there is.
 
-A chorus is the text a song comes back to. The song's words (case- and accent-folded) are compared with
+A chorus is the text a song comes back to. The song's words (case- and accent-folded, sung-alike
+consonants merged: :func:`sound_key`) are compared with
 themselves at every lag, the way a self-similarity matrix is read along its diagonals: a stretch where
 the words match the words ``lag`` positions later marks both copies as repeated. A stretch is scored
 +1 per matching word and ``-MISMATCH_COST`` per other word, so a transcript's odd misheard word does
@@ -30,7 +31,8 @@ MISMATCH_COST = 2.0
 def repeated_words(tokens: Sequence[str]) -> np.ndarray:
     """A 0/1 float per token: 1 where the token lies in a stretch the song sings again (see the module)."""
     ids: dict[str, int] = {}
-    seq = np.array([ids.setdefault(fold(t), len(ids)) if fold(t) else -1 - i for i, t in enumerate(tokens)])
+    keys = [sound_key(t) for t in tokens]
+    seq = np.array([ids.setdefault(k, len(ids)) if k else -1 - i for i, k in enumerate(keys)])
     n = seq.shape[0]
     out = np.zeros(n)
     for lag in range(MIN_RUN_WORDS, n):
@@ -41,6 +43,17 @@ def repeated_words(tokens: Sequence[str]) -> np.ndarray:
             out[a:b] = 1.0
             out[a + lag:b + lag] = 1.0
     return out
+
+
+#: Consonants a recogniser confuses in singing (voiced / voiceless pairs), mapped onto one.
+_SOUND = str.maketrans({"d": "t", "b": "p", "v": "p", "g": "k", "c": "k", "q": "k", "z": "s", "h": None})
+
+
+def sound_key(word: str) -> str:
+    """The word folded (case, accents) with sung-alike consonants merged and doubled letters single:
+    ``"de" -> "te"``, ``"gatas" -> "katas"``, so a transcript's "de amo" still repeats "te amo"."""
+    key = fold(word).translate(_SOUND)
+    return "".join(c for i, c in enumerate(key) if i == 0 or c != key[i - 1])
 
 
 def word_repetition(words: Sequence[Word]) -> np.ndarray:
