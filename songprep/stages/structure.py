@@ -2,7 +2,8 @@
 
 Uses the shared features (:func:`songprep.features.song_features`: computed here if no earlier stage
 did), the vocal stem when ``separate`` ran before (``item.stems["vocals"]``) and the timed words when
-``align`` ran before. Without a vocal stem, words stand in for singing; without either, labels rest on
+``align`` or ``transcribe`` ran before (a transcript's words are taken as possibly incomplete, see
+:func:`songprep.structure.segment`). Without a vocal stem, words stand in for singing; without either, labels rest on
 repetition and energy alone (intro/outro from quiet ends), which is weaker.
 """
 

@@ -5,12 +5,14 @@
    segment, ``outro`` after the last, ``inst`` in between. When the song's words are known (aligned
    lyrics, or a transcript, even an empty one), a segment sings only if words fall in it too: a
    separated stem carries bleed of melodic instruments (a real instrumental track scored 87% "sung"
-   on stem energy alone), while Whisper behind voice-activity gating hears no words there.
+   on stem energy alone), while Whisper behind voice-activity gating hears no words there. A
+   transcript may also drop words that were sung (``words_complete=False``): there a wordless segment
+   the stem sings in still sings when its music is sung with words elsewhere in the song.
 3. Sung segments are grouped by repetition: two segments repeat when their bars, aligned from their
    starts, match in harmony (beat-stacked chroma, in any key) and timbre.
 4. When words are known and some are sung again (:mod:`.repetition`), the chorus is lyric repetition:
    every sung segment whose words are mostly repeated, and the segments that repeat the same music
-   with some of those words (a chorus whose later lines change). Otherwise the chorus is the audio
+   with some of those words (a chorus whose later lines change) or with none heard. Otherwise the chorus is the audio
    group that repeats most, with the most energy. The rest is ``verse``, except a sung segment after
    the first chorus that repeats nothing, which may be the ``bridge``.
 5. The song-form rules of :mod:`.form` (one bridge, same-label neighbours merged).
