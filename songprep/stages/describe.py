@@ -9,6 +9,9 @@ Options (``stage_options["describe"]``): ``tagger`` (``auto``: musicnn when the 
 none, with one warning line; ``musicnn``: required; ``none``), ``max_patches`` (3 s patches the tagger
 reads, spread evenly over the song; default 20). ``auto`` is resolved before the config is hashed, so the
 dataset's hash and provenance say whether tags were made.
+
+Not in the default chain (``prep --describe`` adds it): on CPU it added 46-47% to prep time (bench/describe.py),
+past the 10% a default stage may cost; most of it is the two taggers.
 """
 
 from __future__ import annotations
