@@ -186,3 +186,16 @@ def test_describe_stage_with_the_tagger_records_it_in_provenance(tmp_path) -> No
     assert {t.category for t in song.tags} >= {"genre", "instrument", "gender"}
     assert all(0.0 <= t.score <= 1.0 for t in song.tags)
     assert stage.provenance().model.startswith("musicnn:") and stage.provenance().version == "0.1.0"
+
+
+def test_same_song_same_description(tmp_path) -> None:
+    """Determinism: the stage pins its threads, so a second run writes the same row."""
+    from songprep.config import PrepConfig
+    from songprep.stages.base import StageContext
+    from songprep.stages.describe import DescribeStage
+
+    require_musicnn()
+    stage = DescribeStage(PrepConfig(stage_options={"describe": {"tagger": "musicnn", "max_patches": 2}}))
+    stage.setup(StageContext(tmp_path, "cpu"))
+    first, second = stage.process(_item()).song, stage.process(_item()).song
+    assert first.to_dict() == second.to_dict()
