@@ -199,3 +199,10 @@ def test_same_song_same_description(tmp_path) -> None:
     stage.setup(StageContext(tmp_path, "cpu"))
     first, second = stage.process(_item()).song, stage.process(_item()).song
     assert first.to_dict() == second.to_dict()
+
+
+def test_the_taggers_instrumental_verdict_keeps_bleed_from_passing_for_a_voice() -> None:
+    instrumental = {("MSD", "instrumental"): 0.13, ("MTT", "vocal"): 0.01, ("MTT", "female"): 0.2}
+    assert compose_description(instrumental, 89.0, "F minor", 70.0, sings=True).vocal_gender == "unknown"
+    sung = {("MSD", "instrumental"): 0.05, ("MTT", "vocal"): 0.1, ("MTT", "female"): 0.3, ("MTT", "male"): 0.02}
+    assert compose_description(sung, 89.0, "F minor", 66.0, sings=True).vocal_gender == "female"
