@@ -11,7 +11,10 @@ Baselines on the same audio with the same Whisper model (base, the one shipped o
 
 * **stable-ts** ``align`` on the mix (what a user would ``pip install`` instead);
 * **transcript matching**: the lyrics timed by the transcript's words alone (``align`` method ``asr``),
-  on the transcripts of the second run.
+  on the transcripts of the second run;
+* for the transcript WER/CER: **plain faster-whisper** on the mix with its own defaults (beam 5,
+  temperature fallback, previous-text conditioning, no VAD: what a user would run instead), and
+  songprep's recogniser on its own vocal stem with the voice gate and loop removal off (the ablation).
 
 Also: every song aligned with each other song's lyrics (the verdict must reject all of them), and the
 real instrumental track (``--instrumental``), which must come out (almost) all intro/inst/outro/silence.
@@ -89,6 +92,14 @@ def stable_ts_words(model, song: RealSong) -> list[tuple[str, float]]:
     return [(w.word.strip(), float(w.start)) for w in result.all_words()] if result else []
 
 
+def plain_whisper_text(model, audio) -> str:
+    """faster-whisper's defaults on ``audio`` (language detected, as a user without lyrics would run it)."""
+    from songprep.alignment import to_16k
+
+    segments, _ = model.transcribe(to_16k(audio))
+    return " ".join(s.text.strip() for s in segments)
+
+
 def fmt(x: float, digits: int = 3) -> str:
     return "-" if x != x else f"{x:.{digits}f}"
 
@@ -117,7 +128,14 @@ def main(argv: list[str] | None = None) -> int:
     from songprep.alignment.whisper_fa import load_model
 
     model = load_model("whisper:base", "cpu")
+    from songprep import models
+    from songprep.transcription import load_transcriber
+
+    plain = models.load("faster-whisper:base", "cpu")
+    ungated = load_transcriber("faster-whisper:base", gate=False, loops=False)  # prep's default recogniser
     rows, totals = [], {"songprep": [], "stable-ts": [], "transcript (asr)": []}
+    wers: dict[str, list[tuple[float, float, int]]] = {
+        "songprep (stem, gated)": [], "faster-whisper (mix, defaults)": [], "songprep ungated (stem)": []}
     for song in songs:
         row = with_lyrics.get(song.name)
         ours = score(song, [(w["word"], w["start_s"]) for w in row["words"]] if row is not None else [])
@@ -126,14 +144,21 @@ def main(argv: list[str] | None = None) -> int:
         language = row["language"] if row is not None else "-"
         trow = transcribed.get(song.name)
         wer, cer = wer_cer(song.words, trow["lyrics"].replace("\n", " ")) if trow is not None else (1.0, 1.0)
+        wers["songprep (stem, gated)"].append((wer, cer, len(song.words)))
+        mix_wer = wer_cer(song.words, plain_whisper_text(plain, decode(song.mp3)))
+        wers["faster-whisper (mix, defaults)"].append((*mix_wer, len(song.words)))
         # baseline: transcript matching, on this run's own transcript of the vocal stem
         if trow is not None:
             vocals = decode(work / "transcript" / trow["vocals_path"]) if trow["vocals_path"] else decode(song.mp3)
             heard = [Word(w["word"], w["start_s"], w["end_s"]) for w in trow["words"]]
             asr = align_lyrics(song.lines, vocals, song.language, asr_words=heard, method="asr")
             asr_score = score(song, [(w.word, w.start_s) for w in asr.words])
+            raw = ungated.transcribe(vocals, trow["language"] or None)
+            wers["songprep ungated (stem)"].append((*wer_cer(song.words, " ".join(w.word for w in raw.words)),
+                                                    len(song.words)))
         else:
             asr_score = score(song, [])
+            wers["songprep ungated (stem)"].append((1.0, 1.0, len(song.words)))
         totals["transcript (asr)"].append(asr_score)
         sts = score(song, stable_ts_words(model, song)) if not args.no_stable_ts else None
         if sts is not None:
@@ -141,14 +166,14 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((song.name[:28], song.language, language, song.genre, ours.words, ours.placed, fmt(ours.within),
                      fmt(ours.aae), fmt(ours.median), fmt(sts.within) if sts else "-", fmt(sts.aae) if sts else "-",
                      fmt(asr_score.within), fmt(asr_score.aae), verdict,
-                     trow["language"] if trow is not None else "-", fmt(wer), fmt(cer),
+                     trow["language"] if trow is not None else "-", fmt(wer), fmt(cer), fmt(mix_wer[0]),
                      fmt(trow["lyrics_confidence"], 2) if trow is not None and "lyrics_confidence" in trow else "-"))
 
     print(f"{len(songs)} real songs ({audio_s / 60:.1f} min) from {args.data}; Whisper base everywhere; "
           f"within = share of words whose start is within {WITHIN_S} s (misses and rejected songs count)\n")
     print_table(("song", "lang", "detected", "genre", "words", "placed", "within", "AAE s", "median s",
                  "stable-ts within", "stable-ts AAE", "asr within", "asr AAE", "verdict (right lyrics)",
-                 "lang (no lyrics)", "WER", "CER", "lyrics conf."), rows)
+                 "lang (no lyrics)", "WER", "CER", "plain WER", "lyrics conf."), rows)
 
     print("\npooled over all songs\n")
     base = pooled(totals["stable-ts"]) if totals["stable-ts"] else None
@@ -160,6 +185,15 @@ def main(argv: list[str] | None = None) -> int:
         ratio = f"{p.within / base.within:.2f}x" if base and base.within else "-"
         pool_rows.append((method, p.words, p.placed, fmt(p.within), fmt(p.aae), fmt(p.median), ratio))
     print_table(("method", "words", "placed", "within 0.3 s", "AAE s", "median s", "within vs stable-ts"), pool_rows)
+
+    print("\ntranscript with the lyrics withheld (word-weighted over songs; "
+          "plain = faster-whisper defaults on the mix)\n")
+    wer_rows = []
+    for name, per_song in wers.items():
+        n = sum(k for _, _, k in per_song) or 1
+        wer_rows.append((name, fmt(sum(w * k for w, _, k in per_song) / n), fmt(sum(c * k for _, c, k in per_song) / n),
+                         " ".join(fmt(w, 2) for w, _, _ in per_song)))
+    print_table(("transcriber", "WER", "CER", "per song WER"), wer_rows)
 
     # verdict: another song's lyrics must be rejected
     print("\nlyrics-mismatch verdict (Whisper median word probability; rejected below the threshold)\n")
