@@ -29,9 +29,18 @@ WORKER_THREADS = 1
 
 
 def fix_threads() -> int:
-    """Pin torch (and what reads its setting, e.g. CTranslate2 via ``worker_threads``) to WORKER_THREADS."""
+    """Pin torch (and what reads its setting, e.g. CTranslate2 via ``worker_threads``) to WORKER_THREADS,
+    and every BLAS/OpenMP pool already loaded (numpy's OpenBLAS above all) to the same.
+
+    Measured: faster-whisper's mel features go through numpy's OpenBLAS, whose default is a thread per
+    core; with 2 threads instead of 1 a real song's beam search took another path (a looping segment the
+    quality gate dropped: 0 words instead of 85), and the dataset then depended on the machine's cores,
+    and on the engine (Ray starts its actors with one thread).
+    """
     import torch
+    from threadpoolctl import threadpool_limits
 
     if torch.get_num_threads() != WORKER_THREADS:
         torch.set_num_threads(WORKER_THREADS)
+    threadpool_limits(limits=WORKER_THREADS)
     return WORKER_THREADS

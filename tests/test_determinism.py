@@ -68,7 +68,11 @@ def test_prep_is_identical_on_rerun_jobs_ray_and_after_kill(truth_corpus, tmp_pa
     assert first.returncode == 0, first.stderr[-2000:]
     songs, _ = rows(tmp_path / "j1a")
     assert set(songs.lyrics_source) == {"reference", "transcript"}
-    assert all(len(w) for w in songs.words)
+    words = dict(zip(songs.source_path, songs.words))
+    assert len(words["song-000-en.flac"])  # the alignment path placed the reference words
+    # the transcription path heard words: on the real song (what Whisper hears in the espeak-voiced es song
+    # depends on the CPU's int8 kernels: 0 words on an AMD EPYC build machine, some on others)
+    assert len(words["real-guayeteo-60s.flac"] if REAL.is_dir() else words["song-002-es.flac"])
     for name, extra in (("j1b", ("-j", "1")), ("j2", ("-j", "2")), ("ray", ("--engine", "ray", "-j", "2"))):
         run = prep(src, tmp_path / name, *extra)
         assert run.returncode == 0, f"{name}: {run.stderr[-2000:]}"
