@@ -137,12 +137,12 @@ def _exit_with_parent(parent_pid: int) -> None:
     os._exit(1)
 
 
-def _init_worker(config: PrepConfig, out_dir: Path, device: str, parent_pid: int | None = None) -> None:
+def _init_worker(config: PrepConfig, out_dir: Path, device: str, parent_pid: int) -> None:
     """Set the pipeline up once per worker. A failure is kept and raised by the first batch, so the driver
     gets the error itself (a missing model: one line) rather than a pool broken by its initializer."""
     global _WORKER_PIPELINE, _WORKER_SETUP_ERROR
-    if parent_pid is not None:  # the driver's pid, from the driver: it may be gone before this runs
-        threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True, name="exit-with-parent").start()
+    # the driver's pid comes from the driver: it may be gone before this runs, and getppid() would then be 1
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True, name="exit-with-parent").start()
     try:
         pipeline = Pipeline(config)
         pipeline.setup(StageContext(out_dir, device))
