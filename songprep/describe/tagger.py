@@ -93,11 +93,23 @@ class _BN(nn.Module):
         for key in ("gamma", "beta", "moving_mean", "moving_variance"):
             self.register_buffer(key, torch.from_numpy(t[f"{name}/{key}"]))
 
+    def scale(self) -> torch.Tensor:
+        return torch.rsqrt(self.moving_variance + BN_EPS) * self.gamma
+
     def forward(self, x: torch.Tensor, channel_dim: int = -1) -> torch.Tensor:
         shape = [1] * x.ndim
         shape[channel_dim] = -1
-        scale = (torch.rsqrt(self.moving_variance + BN_EPS) * self.gamma).view(shape)
-        return (x - self.moving_mean.view(shape)) * scale + self.beta.view(shape)
+        return (x - self.moving_mean.view(shape)) * self.scale().view(shape) + self.beta.view(shape)
+
+    def max_over_last(self, pre: torch.Tensor) -> torch.Tensor:
+        """``max over the last axis of bn(relu(pre))`` for (B, C, T, F) ``pre``, reduced first: relu and a per-channel
+        affine map are monotonic, so the max of the output is the map of the max (or of the min, where the
+        channel's scale is negative). The front end's full-size tensors then see one min/max pass instead of
+        four elementwise passes and a max (they took 45% of the network's time)."""
+        lo, hi = torch.aminmax(pre, dim=-1)
+        scale = self.scale()
+        picked = torch.where((scale >= 0).view(1, -1, 1), hi, lo)
+        return self.forward(F.relu(picked), channel_dim=1)
 
 
 class _Conv(nn.Module):
@@ -109,10 +121,13 @@ class _Conv(nn.Module):
         self.register_buffer("weight", torch.from_numpy(np.ascontiguousarray(kernel.transpose(3, 2, 0, 1))))
         self.register_buffer("bias", torch.from_numpy(t[f"{name}/bias"]))
 
+    def linear(self, x: torch.Tensor, pad_time: tuple[int, int]) -> torch.Tensor:
+        """(B, T, F) -> (B, C, T', F') before the relu (time zero-padded by ``pad_time``; no frequency padding)."""
+        return F.conv2d(F.pad(x, (0, 0, *pad_time))[:, None], self.weight, self.bias)
+
     def forward(self, x: torch.Tensor, pad_time: tuple[int, int]) -> torch.Tensor:
-        """(B, T, F) -> (B, C, T', F') relu'd (time zero-padded by ``pad_time``; no frequency padding)."""
-        x = F.pad(x, (0, 0, *pad_time))[:, None]
-        return F.relu(F.conv2d(x, self.weight, self.bias))
+        """(B, T, F) -> (B, C, T', F') relu'd."""
+        return F.relu(self.linear(x, pad_time))
 
 
 class Musicnn(nn.Module):
@@ -141,7 +156,7 @@ class Musicnn(nn.Module):
         for i, (conv, bn) in enumerate(zip(self.front, self.front_bn)):
             kt = conv.weight.shape[2]
             pad = (3, 3) if i < 2 else ((kt - 1) // 2, kt - 1 - (kt - 1) // 2)  # explicit / TF "same"
-            feats.append(bn(conv(x, pad), channel_dim=1).amax(dim=3).transpose(1, 2))  # (B, T, C): max over frequency
+            feats.append(bn.max_over_last(conv.linear(x, pad)).transpose(1, 2))  # (B, T, C): max over frequency
         front = torch.cat(feats, dim=2)  # (B, T, 561)
         layers = [front]
         h = front
