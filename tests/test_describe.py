@@ -16,7 +16,7 @@ from songprep.describe.gender import decide_gender
 from songprep.describe.key import MAJOR, MINOR, NOTE_NAMES, estimate_key
 from songprep.describe.tagger import LABELS
 from songprep.describe.tempo import bpm_from_beats
-from songprep.describe.vocabulary import MAPPING, description_text, levo_tags
+from songprep.describe.vocabulary import GENRE_PRIORS, MAPPING, description_text, genre_scores, levo_tags
 from songprep.errors import ModelNotFoundError
 from songprep.records import TAG_CATEGORIES, Song, Tag, songs_to_table, table_to_songs
 
@@ -59,9 +59,33 @@ def test_every_mapped_label_is_a_real_musicnn_label_and_categories_are_known() -
 
 
 def test_a_levo_tag_takes_the_best_of_its_labels_and_unmapped_labels_are_dropped() -> None:
-    tags = levo_tags({("MTT", "male"): 0.2, ("MTT", "male vocal"): 0.35, ("MSD", "00s"): 0.9, ("MSD", "rock"): 0.1,
-                      ("MSD", "hard rock"): 0.3, ("MTT", "techno"): 0.05})
-    assert tags == {"male": ("gender", 0.35), "rock": ("genre", 0.3), "electronic": ("genre", 0.05)}
+    tags = levo_tags({("MTT", "male"): 0.2, ("MTT", "male vocal"): 0.35, ("MSD", "00s"): 0.9, ("MTT", "piano"): 0.1})
+    assert tags == {"male": ("gender", 0.35), "piano": ("instrument", 0.1)}
+
+
+def test_a_genre_is_judged_against_how_often_the_model_says_it() -> None:
+    # rock is MSD's most frequent tag (prior 0.132), Hip-Hop a rare one (0.0026): 0.05 of Hip-Hop is 19 times
+    # its prior, 0.2 of rock 1.5 times; the raw argmax would say rock
+    scores = genre_scores({("MSD", "rock"): 0.2, ("MSD", "Hip-Hop"): 0.05, ("MSD", "00s"): 0.9})
+    assert max(scores, key=scores.get) == "hip-hop" and sum(scores.values()) == pytest.approx(1.0)
+    # a genre's labels pool their mass and their priors: rock + hard rock at the rock group's prior mass
+    pooled = genre_scores({("MSD", "rock"): 0.2, ("MSD", "hard rock"): 0.05, ("MSD", "folk"): 0.02})
+    assert pooled["rock"] / pooled["folk"] == pytest.approx((0.25 / (0.132 + 0.0064)) / (0.02 / 0.0141))
+    # genre tags in the row are these shares, so the row's best genre is the description's
+    assert levo_tags({("MSD", "rock"): 0.2, ("MSD", "Hip-Hop"): 0.05})["hip-hop"] == ("genre", 0.9275)
+
+
+def test_the_genre_priors_are_the_checkpoints() -> None:
+    from songprep.describe.tagger import MusicnnTagger
+
+    require_musicnn()
+    priors = MusicnnTagger.load("MSD_musicnn").priors()
+    genre_labels = {label for (model, label), (_, category) in MAPPING.items() if category == "genre"}
+    assert genre_labels == set(GENRE_PRIORS)
+    assert {m for (m, _), (_, c) in MAPPING.items() if c == "genre"} == {"MSD"}
+    for label, prior in GENRE_PRIORS.items():
+        assert prior == pytest.approx(priors[label], rel=5e-3), label
+    assert max(priors, key=priors.get) == "rock"
 
 
 def test_description_follows_levos_order_and_leaves_out_what_is_unknown() -> None:

@@ -52,7 +52,7 @@ def compose_description(probs: dict[tuple[str, str], float] | None, bpm: float |
     mood = next(iter(best(tags, "mood")), None)
     instruments = [t for t, s in best(tags, "instrument") if s >= thresholds.instrument][:thresholds.max_instruments]
     text = description_text(gender if gender != "unknown" else None,
-                            genre[0] if genre and genre[1] >= thresholds.genre else None,
+                            genre[0] if genre else None,
                             mood[0] if mood and mood[1] >= thresholds.mood else None, instruments, bpm)
     order = sorted(tags.items(), key=lambda kv: (kv[1][0], -kv[1][1], kv[0]))
     tag_rows = [Tag(t, c, round(s, 4)) for t, (c, s) in order]

@@ -190,6 +190,14 @@ class MusicnnTagger:
         net = Musicnn(read_checkpoint(str(folder) + "/"), len(LABELS[model_name])).eval()
         return cls(model_name, LABELS[model_name], net)
 
+    def priors(self) -> dict[str, float]:
+        """Label -> the model's output for its average training song: sigmoid(beta . W + b), where beta is the
+        shift of the batch norm feeding the output layer (W, b), so the mean of that layer's input over the
+        training set (see :data:`songprep.describe.vocabulary.GENRE_PRIORS`)."""
+        net = self.net
+        logits = net.dense_bn.beta @ net.out_w + net.out_b
+        return {label: float(p) for label, p in zip(self.labels, torch.sigmoid(logits))}
+
     @torch.no_grad()
     def taggram(self, mono_16k: np.ndarray) -> np.ndarray:
         """(patches, labels) probabilities over the song's 3 s patches."""
