@@ -7,8 +7,10 @@ set on): bpm error and octave errors, key accuracy (exact, and relative major/mi
 recall and precision against the General MIDI programs the songs were rendered with (mapped to LeVo's words
 below; recall is also given over the instruments the tagger has a word for), and the vocal gender against
 the espeak voice (``+m3`` male, ``+f3`` female). The synthetic songs use their truth vocal stem.
-Real: each song's descriptions and its best genres beside meta.csv's genre (agreement where the vocabulary
-overlaps: pop, hip-hop, folk); the vocal stem comes from Spleeter. ``--cost``: `prep` on two synthetic songs,
+Real: each song's descriptions and its best genres (their shares after the prior correction,
+:func:`songprep.describe.vocabulary.genre_scores`) beside meta.csv's genre (agreement where the vocabulary
+overlaps: pop, hip-hop, folk); the vocal stem comes from Spleeter. The synthetic songs have no genre truth;
+their genre is shown to check it stays sane. ``--cost``: `prep` on two synthetic songs,
 default chain + describe, and describe's share of the stage time (the default-chain decision).
 """
 
@@ -89,11 +91,13 @@ def synthetic(n: int, seed: int) -> None:
         voice = "male" if t.voice.endswith("m3") else "female"
         gender_ok += s.vocal_gender == voice
         unknown += s.vocal_gender == "unknown"
+        genre = max((x for x in s.tags if x.category == "genre"), key=lambda x: x.score, default=None)
         rows.append([t.name, f"{t.tempo_bpm:.0f}", f"{s.bpm:.1f}", f"{100 * err:.2f}%", t.key, s.key, voice,
-                     s.vocal_gender, ",".join(sorted(truth)) or "-", ",".join(sorted(found)) or "-", f"{took:.1f}"])
+                     s.vocal_gender, ",".join(sorted(truth)) or "-", ",".join(sorted(found)) or "-",
+                     f"{genre.tag} {genre.score:.2f}" if genre else "-", f"{took:.1f}"])
     print(f"## synthetic songs (corpus seed {seed}, {n} short songs, truth vocal stems)\n")
     print_table(["song", "bpm", "est", "err", "key", "est", "voice", "gender", "instruments (LeVo words)",
-                 "described", "s"], rows)
+                 "described", "genre", "s"], rows)
     print(f"\nbpm: max error {100 * max(bpm_err):.2f}%, mean {100 * np.mean(bpm_err):.2f}%, "
           f"octave errors {octave}/{n}; "
           f"key: {key_ok}/{n} exact, {relative}/{n} relative major/minor")
