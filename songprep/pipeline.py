@@ -16,6 +16,7 @@ from songprep import __version__
 from songprep.config import PrepConfig
 from songprep.errors import RejectError
 from songprep.inputs import SourceFile
+from songprep.jit_cache import warm_jit_caches
 from songprep.records import Provenance, Reject, Song
 from songprep.stages import SongItem, Stage, StageContext, check_chain, stage_class
 
@@ -55,6 +56,7 @@ class Pipeline:
         return any(stage.resources.gpu for stage in self.stages)
 
     def setup(self, ctx: StageContext) -> None:
+        warm_jit_caches()  # before any stage: numba's cache must not be written by two processes at once
         for stage in self.stages:
             stage.setup(ctx)
 
