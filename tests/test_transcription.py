@@ -158,3 +158,12 @@ def test_a_model_in_the_hugging_face_hub_cache_is_found(monkeypatch, tmp_path) -
     (repo / "refs" / "main").write_text("abc123")
     assert models.locate("faster-whisper:large-v3") == snapshot
     assert resolve_transcriber_name("auto") == "faster-whisper:large-v3"
+
+
+def test_a_gap_between_voiced_spans_starts_a_new_line_although_whisper_stretched_the_word_over_it() -> None:
+    # Whisper's "Tonight" starts in the silence after "sea" (4.68 s; sung at 6.0 s): no 1 s pause between the
+    # word times, but the gate heard the singer stop
+    words = [Word("the", 3.78, 4.18), Word("sea", 4.18, 4.7), Word("Tonight", 4.68, 6.22), Word("we", 6.56, 6.76)]
+    gated = Transcript("en", "", words, "faster-whisper:base", speech_spans=[(1.82, 4.39), (5.82, 12.49)])
+    assert gated.line_texts() == ["the sea", "Tonight we"]
+    assert Transcript("en", "", words, "faster-whisper:base").line_texts() == ["the sea Tonight we"]

@@ -67,11 +67,15 @@ class Transcript:
     loop_words_removed: int = 0
 
     def lines(self, pause_s: float = LINE_PAUSE_S) -> list[list[Word]]:
-        """Words grouped into lines: a new line at each Whisper segment or pause of ``pause_s`` or more."""
+        """Words grouped into lines: a new line at each Whisper segment, pause of ``pause_s`` or more, or
+        gap between two voiced spans (Whisper stretches a line's first word back over the silence before
+        it, so the gate sees a pause its word times hide)."""
         starts = set(self.segment_starts)
+        spans = [_nearest_span(w, self.speech_spans) for w in self.words]
         lines: list[list[Word]] = []
         for i, w in enumerate(self.words):
-            if not lines or i in starts or w.start_s - lines[-1][-1].end_s >= pause_s:
+            if (not lines or i in starts or w.start_s - lines[-1][-1].end_s >= pause_s
+                    or spans[i] != spans[i - 1]):
                 lines.append([])
             lines[-1].append(w)
         return lines
@@ -79,6 +83,12 @@ class Transcript:
     def line_texts(self, pause_s: float = LINE_PAUSE_S) -> list[str]:
         joiner = "" if self.language in ("zh", "ja", "th", "lo", "my", "yue") else " "
         return [joiner.join(w.word for w in line).strip() for line in self.lines(pause_s)]
+
+
+def _nearest_span(word: Word, spans: list[tuple[float, float]]) -> int:
+    """Index of the voiced span nearest the word's middle (-1 without spans)."""
+    middle = 0.5 * (word.start_s + word.end_s)
+    return min(range(len(spans)), key=lambda k: max(spans[k][0] - middle, middle - spans[k][1], 0.0), default=-1)
 
 
 class Transcriber(Protocol):
