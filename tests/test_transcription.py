@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from songprep.errors import ModelNotFoundError, UsageError
 from songprep.records import Word
 from songprep.transcription import RawWord, Transcript, finish, parse_name, resolve_transcriber_name
-from songprep.transcription.gating import clip_timestamps, merge_spans, words_inside
+from songprep.transcription.gating import clip_timestamps, decode_clips, merge_spans, words_inside
 from songprep.transcription.loops import collapse_stutter, remove_loops
 
 
@@ -78,9 +78,21 @@ def test_spans_merge_across_short_gaps_and_become_clip_timestamps() -> None:
     assert clip_timestamps(spans) == [0.5, 3.0, 10.0, 12.0]
 
 
-def test_words_outside_every_voiced_span_are_dropped() -> None:
-    words = [Word("intro", 0.2, 0.6), Word("hello", 5.0, 5.4), Word("edge", 7.8, 8.6), Word("outro", 20, 21)]
-    assert [w.word for w in words_inside(words, [(4.0, 8.0)])] == ["hello"]
+def test_decode_clips_join_neighbouring_spans_while_they_fit_one_whisper_window() -> None:
+    # the synthetic Chinese vocal: joined, one 35 s clip whose 5 s tail Whisper decoded padded with
+    # silence, looped and lost; two clips, each one window
+    assert decode_clips([(4.38, 21.13), (22.68, 39.46)], 30.0) == [(4.38, 21.13), (22.68, 39.46)]
+    assert decode_clips([(0.0, 5.0), (8.0, 12.0), (20.0, 29.0), (31.0, 33.0)], 30.0) == [(0.0, 29.0), (31.0, 33.0)]
+    assert decode_clips([(0.0, 70.0), (71.0, 75.0)], 30.0) == [(0.0, 70.0), (71.0, 75.0)]  # a long span: Whisper seeks
+    assert all(end - start <= 30.0 for start, end in decode_clips([(i * 4.0, i * 4.0 + 3.0) for i in range(40)]))
+
+
+def test_words_outside_every_voiced_span_are_dropped_and_words_overlapping_one_are_kept() -> None:
+    # Whisper stretches a line's first word back over the silence before it and its last word past the
+    # span: both overlap the span although their middle lies outside it
+    words = [Word("intro", 0.2, 0.6), Word("tonight", 2.5, 4.3), Word("hello", 5.0, 5.4), Word("sea", 7.8, 8.6),
+             Word("outro", 20, 21), Word("touch", 8.0, 8.4)]
+    assert [w.word for w in words_inside(words, [(4.0, 8.0)])] == ["tonight", "hello", "sea"]
 
 
 def test_finish_clips_orders_gates_and_builds_text_and_lines() -> None:

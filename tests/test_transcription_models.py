@@ -180,8 +180,14 @@ def test_stage_fills_lyrics_from_the_transcript_when_there_is_no_reference(tiny_
 
 @pytest.mark.slow
 def test_gating_is_never_worse_than_ungated_whisper(truth_corpus):
-    """Voice gating decodes with context (nearby spans together): on the Spanish test vocal its character
-    error rate is at most plain Whisper's."""
+    """Voice gating decodes with context (neighbouring spans together, each clip one Whisper window): over
+    the Chinese and Spanish test vocals its character error rate is at most plain Whisper's.
+
+    Pooled over both songs (corpus CER, as ASR is scored), not per song: a 42-character Chinese song moves by
+    one character whenever a window starts elsewhere (plain Whisper's first window starts at 0 s, the
+    gate's at the voice), which is decoding noise, not gating. What broke gating shows up pooled: one 35 s
+    clip whose 5 s tail looped and was dropped (zh 0.62, pooled 0.28 vs plain 0.26 on an AMD EPYC machine),
+    or each span decoded alone (es 0.25 vs 0.22, pooled 0.28)."""
     import jiwer
 
     from songprep.alignment.normalise import fold, tokens
@@ -189,14 +195,17 @@ def test_gating_is_never_worse_than_ungated_whisper(truth_corpus):
     from songprep.testing.corpus import load_corpus
     from songprep.transcription import load_transcriber
 
-    def cer(transcriber, vocals, truth) -> float:
-        ref = "".join(fold(t) for line in truth.lines for t in tokens(line))
-        hyp = "".join(fold(t) for t in tokens(transcriber.transcribe(vocals, truth.language).text))
-        return jiwer.cer(ref, hyp) if hyp else 1.0
+    def chars(text: str) -> str:
+        return "".join(fold(t) for t in tokens(text))
 
     gated, plain = load_transcriber("faster-whisper:base"), load_transcriber("faster-whisper:base", gate=False)
-    # Spanish only. Chinese: with prep's one-thread pin on an AMD EPYC build machine gating costs CER
-    # (0.62 gated vs 0.40 plain; an Intel machine gave 0.45 vs 0.50): an open problem, not a passing test.
-    truth = next(s for s in load_corpus(truth_corpus) if s.language == "es")
-    vocals = decode(truth_corpus / truth.paths.vocals)
-    assert cer(gated, vocals, truth) <= cer(plain, vocals, truth) + 1e-9
+    refs, heard_gated, heard_plain = [], [], []
+    for truth in (s for s in load_corpus(truth_corpus) if s.language in ("zh", "es")):
+        vocals = decode(truth_corpus / truth.paths.vocals)
+        refs.append("".join(chars(line) for line in truth.lines))
+        heard_gated.append(chars(gated.transcribe(vocals, truth.language).text))
+        heard_plain.append(chars(plain.transcribe(vocals, truth.language).text))
+    assert len(refs) == 2 and all(heard_gated) and all(heard_plain)
+    per_song = [(round(jiwer.cer(r, g), 3), round(jiwer.cer(r, p), 3))
+                for r, g, p in zip(refs, heard_gated, heard_plain)]
+    assert jiwer.cer(refs, heard_gated) <= jiwer.cer(refs, heard_plain) + 1e-9, per_song

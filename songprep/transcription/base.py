@@ -26,7 +26,7 @@ from songprep.transcription import (
     speech_sample,
     to_16k_mono,
 )
-from songprep.transcription.gating import VoiceGate, clip_timestamps
+from songprep.transcription.gating import VoiceGate, clip_timestamps, decode_clips
 
 #: Whisper's own quality gates, applied without its sampling fallback: a segment this repetitive (gzip
 #: compression ratio) is a decoder loop, and one Whisper itself judges silent (no-speech probability over
@@ -36,7 +36,8 @@ NO_SPEECH_PROBABILITY = 0.6
 MIN_AVG_LOGPROB = -1.0
 #: How both backends decode, recorded in every transcript's provenance.
 DECODING = ("beam search, temperature 0 (no sampling fallback); segments dropped when compression ratio > 2.4 "
-            "or (no-speech probability > 0.6 and mean log-probability < -1)")
+            "or (no-speech probability > 0.6 and mean log-probability < -1); gated: voiced spans decoded in clips of "
+            "at most one 30 s window, a word kept when it overlaps a span")
 
 
 def invented(compression_ratio: float | None, no_speech_prob: float | None, avg_logprob: float | None) -> bool:
@@ -72,7 +73,7 @@ class GatedWhisper:
             return Transcript(language or ("" if self.multilingual else "en"), "", [], self.name, None,
                               speech_spans=[])
         language, probability = self._language(samples, spans, language)
-        clips = clip_timestamps(spans, self.gate.config.decode_gap_s) if spans else "0"
+        clips = clip_timestamps(decode_clips(spans, self.gate.config.window_s)) if spans else "0"
         raw = self._decode(samples, language, clips)
         return finish(raw, model=self.name, language=language, language_probability=probability,
                       duration_s=duration, spans=spans, loops=self.loops)
