@@ -235,3 +235,35 @@ def test_align_stage_language_from_text_and_voice_else_reject(truth_corpus, song
     nothing.stems["vocals"] = Audio(np.zeros_like(nothing.stems["vocals"].samples), 44100)
     with pytest.raises(RejectError, match="language unknown"):
         stage.process(nothing)
+
+
+def _refine(monkeypatch, whisper_starts, free_starts, fitted_starts, fitted_share=0.9):
+    """refine_with_guide on Whisper starts, with the guide's three DTWs (anchored, free, shuffled) given."""
+    import songprep.alignment as alignment
+    import songprep.alignment.guide as guide
+    from songprep.alignment.guide import DtwResult
+
+    n = len(whisper_starts)
+    runs = iter([DtwResult(np.array(fitted_starts), np.array(fitted_starts) + 0.2, np.full(n, fitted_share)),
+                 DtwResult(np.array(free_starts), np.array(free_starts) + 0.2, np.full(n, 0.5)),
+                 DtwResult(np.zeros(n), np.zeros(n), np.ones(n))])
+    monkeypatch.setattr(guide, "align_guide", lambda *a, **k: next(runs))
+    ref = reference_words([" ".join(f"w{i}" for i in range(n))], "en")
+    a = Alignment([Word(f"w{i}", s, s + 0.2, 0.9) for i, s in enumerate(whisper_starts)], 1.0, "whisper", False)
+    alignment.refine_with_guide(a, ref, np.zeros(16000, np.float32), "en")
+    return [w.start_s for w in a.words]
+
+
+def test_guide_takes_a_word_whisper_misplaced_when_it_is_sure_and_on_track(monkeypatch):
+    # word 2: Whisper 0.4 s late; the free and the anchored guide agree on it, and its neighbours agree with Whisper
+    starts = _refine(monkeypatch, [1.0, 2.0, 3.4, 4.0], [1.02, 2.01, 3.0, 4.01], [1.02, 2.01, 3.01, 4.01])
+    assert starts == [1.02, 2.01, 3.0, 4.01]
+
+
+def test_whisper_keeps_a_word_where_the_guide_is_unsure_or_has_drifted(monkeypatch):
+    # unsure: Whisper's pull moved the anchored guide (3.3 vs the free 3.0); the song fits too poorly to anchor
+    assert _refine(monkeypatch, [1.0, 2.0, 3.4, 4.0], [1.02, 2.01, 3.0, 4.01],
+                   [1.02, 2.01, 3.3, 4.01], fitted_share=1.0)[2] == 3.4
+    # drifted: the guide disagrees with Whisper on every word, so no neighbour vouches for it
+    assert _refine(monkeypatch, [1.0, 2.0, 3.4, 4.0], [1.5, 2.5, 3.0, 4.5], [1.5, 2.5, 3.0, 4.5],
+                   fitted_share=1.0) == [1.0, 2.0, 3.4, 4.0]
