@@ -1,6 +1,6 @@
 """The describe stage measured: synthetic songs (known tempo, key, instruments, voice) and the 4 real dev songs.
 
-    .venv/bin/python bench/describe.py [--n 6] [--seed 1] [--real ../shared/real/jamendolyrics-dev] [--cost]
+    .venv/bin/python bench/describe.py [--n 6] [--seed 1] [--real ../shared/real/jamendolyrics-dev] [--cost|--cost-only]
 
 Synthetic (``songprep.testing`` songs of a corpus seed other than the calibration seed 0 the thresholds were
 set on): bpm error and octave errors, key accuracy (exact, and relative major/minor confusions), instrument
@@ -10,7 +10,7 @@ the espeak voice (``+m3`` male, ``+f3`` female). The synthetic songs use their t
 Real: each song's descriptions and its best genres (their shares after the prior correction,
 :func:`songprep.describe.vocabulary.genre_scores`) beside meta.csv's genre (agreement where the vocabulary
 overlaps: pop, hip-hop, folk); the vocal stem comes from Spleeter. The synthetic songs have no genre truth;
-their genre is shown to check it stays sane. ``--cost``: `prep` on two synthetic songs,
+their genre is shown to check it stays sane. ``--cost``: `prep` on two synthetic songs and on the real songs,
 default chain + describe, and describe's share of the stage time (the default-chain decision).
 """
 
@@ -133,21 +133,28 @@ def real(folder: Path) -> None:
     print(f"\ngenre agreement with meta.csv: {agree}/{comparable} (songs whose meta genre is in the vocabulary)\n")
 
 
-def cost(seed: int) -> None:
+def cost(seed: int, real_folder: Path | None) -> None:
+    """describe's share of prep time on 2 short synthetic songs, and on the real songs (full length, lyrics
+    given) when they are there: describe reads at most 20 patches and 40 s of singing, so its share falls as
+    songs grow."""
     from songprep.runner import RunOptions, prepare_corpus
     from songprep.testing.corpus import build_corpus
 
     root = Path(tempfile.mkdtemp())
     build_corpus(root / "corpus", n_songs=2, seed=seed, form="short")
-    config = PrepConfig(stages=(*PrepConfig().stages, "describe"))
-    summary = prepare_corpus(root / "corpus" / "songs", root / "ds", config, RunOptions(jobs=1, device="cpu"))
-    stages = summary.stage_seconds
-    total = sum(stages.values())
-    rest = total - stages["describe"]
-    print("## cost: prep on 2 synthetic songs, default chain + describe, one worker, CPU\n")
-    print_table(["stage", "seconds"], [[k, f"{v:.1f}"] for k, v in stages.items()] + [["total", f"{total:.1f}"]])
-    print(f"\ndescribe: {stages['describe']:.1f} s = {100 * stages['describe'] / rest:.0f}% on top of the default "
-          f"chain's {rest:.1f} s (default chain if <= 10%, else behind --describe)")
+    runs = [("2 short synthetic songs", root / "corpus" / "songs", None)]
+    if real_folder is not None:
+        runs.append((f"the {real_folder.name} songs (lyrics given)", real_folder / "mp3", str(real_folder / "lyrics")))
+    for i, (what, songs, lyrics) in enumerate(runs):
+        config = PrepConfig(stages=(*PrepConfig().stages, "describe"), lyrics_dir=lyrics)
+        summary = prepare_corpus(songs, root / f"ds{i}", config, RunOptions(jobs=1, device="cpu"))
+        stages = summary.stage_seconds
+        total = sum(stages.values())
+        rest = total - stages["describe"]
+        print(f"## cost: prep on {what}, default chain + describe, one worker, CPU\n")
+        print_table(["stage", "seconds"], [[k, f"{v:.1f}"] for k, v in stages.items()] + [["total", f"{total:.1f}"]])
+        print(f"\ndescribe: {stages['describe']:.1f} s = {100 * stages['describe'] / rest:.0f}% on top of the default "
+              f"chain's {rest:.1f} s (default chain if <= 10%, else behind --describe)\n")
 
 
 def main() -> int:
@@ -156,14 +163,17 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--real", type=Path, default=DEFAULT_REAL)
     parser.add_argument("--cost", action="store_true")
+    parser.add_argument("--cost-only", action="store_true", help="only the cost runs")
     args = parser.parse_args()
-    synthetic(args.n, args.seed)
-    if (args.real / "meta.csv").is_file():
+    if not args.cost_only:
+        synthetic(args.n, args.seed)
+    has_real = (args.real / "meta.csv").is_file()
+    if has_real and not args.cost_only:
         real(args.real)
-    else:
+    elif not has_real:
         print(f"(no real songs at {args.real})")
-    if args.cost:
-        cost(args.seed)
+    if args.cost or args.cost_only:
+        cost(args.seed, args.real if has_real else None)
     return 0
 
 
