@@ -10,10 +10,10 @@ none, with one warning line; ``musicnn``: required; ``none``), ``max_patches`` (
 reads, spread evenly over the song; default 20). ``auto`` is resolved before the config is hashed, so the
 dataset's hash and provenance say whether tags were made.
 
-Not in the default chain (``prep --describe`` adds it): on CPU it adds 22% to prep time (bench/describe.py
---cost, two synthetic songs: 4.5 s on the default chain's 20.8 s; 46-47% before the front end's max was
-taken first), past the 10% a default stage may cost; most of it is the two taggers' convolutions, and fewer
-than 12 patches changed two of the four real songs' genres.
+Not in the default chain (``prep --describe`` adds it): on CPU it adds 11% to prep time on the 4 real dev
+songs (bench/describe.py --cost: 24.2 s on the default chain's 218.2 s) and 16-22% on two short synthetic
+songs (46-47% before the front end's max was taken first), past the 10% a default stage may cost; most of it
+is the two taggers' convolutions, and fewer than 12 patches changed two of the four real songs' genres.
 """
 
 from __future__ import annotations
