@@ -10,7 +10,7 @@ import numpy as np
 
 from songprep import models
 from songprep.transcription import RawWord
-from songprep.transcription.base import GatedWhisper, invented
+from songprep.transcription.base import GatedWhisper, compression_ratio, invented
 
 
 class FasterWhisperTranscriber(GatedWhisper):
@@ -34,7 +34,7 @@ class FasterWhisperTranscriber(GatedWhisper):
             condition_on_previous_text=not self.loops, vad_filter=False, clip_timestamps=clips)
         return [RawWord(w.word, w.start, w.end, w.probability, i)
                 for i, segment in enumerate(segments)
-                if not invented(segment.compression_ratio, segment.no_speech_prob, segment.avg_logprob)
+                if not invented(compression_ratio(segment.text), segment.no_speech_prob, segment.avg_logprob)
                 for w in (segment.words or [])]
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from songprep import models
 from songprep.errors import ModelNotFoundError, UsageError
 from songprep.transcription import RawWord
-from songprep.transcription.base import GatedWhisper, invented
+from songprep.transcription.base import GatedWhisper, compression_ratio, invented
 
 
 def converted_checkpoint_path(variant: str) -> Path:
@@ -101,6 +101,6 @@ class OpenAIWhisperTranscriber(GatedWhisper):
             clip_timestamps=clips, verbose=None)
         return [RawWord(w["word"], w["start"], w["end"], w.get("probability", 1.0), i)
                 for i, segment in enumerate(result["segments"])
-                if not invented(segment.get("compression_ratio"), segment.get("no_speech_prob"),
+                if not invented(compression_ratio(segment.get("text", "")), segment.get("no_speech_prob"),
                                 segment.get("avg_logprob"))
                 for w in segment.get("words", [])]
