@@ -54,9 +54,10 @@ def compression_ratio(text: str) -> float:
     return len(data) / len(zlib.compress(data)) if data else 0.0
 
 
-def invented(compression_ratio: float | None, no_speech_prob: float | None, avg_logprob: float | None) -> bool:
-    """Whisper's fallback triggers, used to drop a segment instead of re-sampling it."""
-    if compression_ratio is not None and compression_ratio > MAX_COMPRESSION_RATIO:
+def invented(ratio: float | None, no_speech_prob: float | None, avg_logprob: float | None) -> bool:
+    """Whisper's fallback triggers (``ratio``: :func:`compression_ratio` of the segment's text), used to drop
+    a segment instead of re-sampling it."""
+    if ratio is not None and ratio > MAX_COMPRESSION_RATIO:
         return True
     return (no_speech_prob is not None and avg_logprob is not None and no_speech_prob > NO_SPEECH_PROBABILITY
             and avg_logprob < MIN_AVG_LOGPROB)

@@ -109,9 +109,9 @@ def decode_clips(spans: list[tuple[float, float]], window_s: float = 30.0) -> li
     return clips
 
 
-def clip_timestamps(spans: list[tuple[float, float]], merge_gap_s: float = 0.0) -> list[float]:
-    """Spans (joined across gaps under ``merge_gap_s``) as the flat ``[start, end, ...]`` list Whisper takes."""
-    return [t for span in merge_spans(spans, merge_gap_s) for t in (round(span[0], 3), round(span[1], 3))]
+def clip_timestamps(clips: list[tuple[float, float]]) -> list[float]:
+    """Clips (sorted, overlaps joined) as the flat ``[start, end, ...]`` list Whisper takes."""
+    return [t for clip in merge_spans(clips, 0.0) for t in (round(clip[0], 3), round(clip[1], 3))]
 
 
 def words_inside(words: list[Word], spans: list[tuple[float, float]]) -> list[Word]:
