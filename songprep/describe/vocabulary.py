@@ -20,7 +20,8 @@ from dataclasses import dataclass
 #: (model, musicnn label) -> (LeVo tag, category). Genres come from the MSD model alone: with MagnaTagATune's
 #: genre labels added (its classical-heavy corpus has no hip-hop or folk, and its country, classical and dance
 #: are rare there, so they stand far above their priors on any pop song), the real dev songs agreed with
-#: meta.csv on 0/4 instead of 2/4 (bench/describe.py, bench/RESULTS.md).
+#: meta.csv on 0/4 instead of 2/4 (bench/describe.py, bench/RESULTS.md). The wheel's other MSD model, MSD_vgg,
+#: agreed on 0/4 alone and 1/4 averaged with MSD_musicnn (bench/genre_models.py), so it is not ported.
 MAPPING: dict[tuple[str, str], tuple[str, str]] = {
     # genres
     ("MSD", "rock"): ("rock", "genre"), ("MSD", "alternative rock"): ("rock", "genre"),
