@@ -1,6 +1,6 @@
 """Benchmark: lyric transcription backends on ground-truth songs (speed, WER/CER, invented words).
 
-    .venv/bin/python bench/transcription.py [--songs 6] [--input mix|vocals] [--beam 1] [--corpus DIR]
+    .venv/bin/python bench/transcription.py [--songs 6] [--input mix|vocals|mix-gated] [--beam 1] [--corpus DIR]
 
 For each configuration: seconds of compute per minute of audio (model load excluded), WER against
 the true lyrics (CER for zh), and words "heard" inside instrumental sections (intro / inst / outro)
@@ -96,10 +96,10 @@ def run(songs: list[TruthSong], corpus: Path, input_stem: str, beam: int) -> lis
         for song in songs:
             if name.endswith(".en") and song.language != "en":
                 continue
-            path = corpus / (song.paths.mix if input_stem == "mix" else song.paths.vocals)
-            audio = decode(path)
+            audio = decode(corpus / (song.paths.vocals if input_stem == "vocals" else song.paths.mix))
+            gate_on = decode(corpus / song.paths.vocals) if input_stem == "mix-gated" else None
             start = time.perf_counter()
-            transcript = transcriber.transcribe(audio, None if not name.endswith(".en") else "en")
+            transcript = transcriber.transcribe(audio, None if not name.endswith(".en") else "en", gate_on=gate_on)
             row.add(song, transcript, time.perf_counter() - start)
         rows.append(row)
         print(f"  {label}: {row.songs} songs, {row.compute_s:.1f} s", file=sys.stderr, flush=True)
@@ -124,7 +124,8 @@ def table(rows: list[Row]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--songs", type=int, default=6)
-    parser.add_argument("--input", choices=("mix", "vocals"), default="mix")
+    parser.add_argument("--input", choices=("mix", "vocals", "mix-gated"), default="mix",
+                        help="what Whisper hears; mix-gated: the mix, gated by the vocal stem's voice activity")
     parser.add_argument("--beam", type=int, default=1, help="beam size for every config (1 = greedy)")
     parser.add_argument("--corpus", type=Path, default=None, help="where to build/cache the songs")
     args = parser.parse_args(argv)

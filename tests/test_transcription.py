@@ -179,3 +179,11 @@ def test_a_gap_between_voiced_spans_starts_a_new_line_although_whisper_stretched
     gated = Transcript("en", "", words, "faster-whisper:base", speech_spans=[(1.82, 4.39), (5.82, 12.49)])
     assert gated.line_texts() == ["the sea", "Tonight we"]
     assert Transcript("en", "", words, "faster-whisper:base").line_texts() == ["the sea Tonight we"]
+
+
+def test_what_whisper_hears_is_mix_or_stem_and_anything_else_is_one_clear_error() -> None:
+    from songprep.stages.transcribe import TranscribeStage
+
+    with pytest.raises(UsageError, match="hear must be one of mix, stem"):
+        TranscribeStage.resolve_options({"model": "faster-whisper:base", "hear": "both"})
+    assert TranscribeStage.resolve_options({"model": "faster-whisper:base"})["hear"] == "mix"

@@ -77,6 +77,17 @@ def test_the_gate_keeps_whisper_silent_on_the_accompaniment(tiny_en, songs, trut
     assert t.words == [] and t.text == ""
 
 
+def test_the_spans_whisper_hears_come_from_the_gate_audio(tiny_en, songs, truth_corpus) -> None:
+    """Heard: the mix, where the voice is; gated on: silence. Nothing is voiced there, so nothing is heard."""
+    song = songs["en"]
+    mix = decode(truth_corpus / song.paths.mix)
+    silent = Audio(np.zeros_like(mix.samples), mix.sample_rate)
+    t = tiny_en.transcribe(mix, "en", gate_on=silent)
+    assert t.words == [] and t.speech_spans == []
+    heard = tiny_en.transcribe(mix, "en", gate_on=decode(truth_corpus / song.paths.vocals))
+    assert heard.words and [w for w in heard.words if in_instrumental(song, w)] == []
+
+
 def test_an_english_only_model_refuses_another_language_as_a_reject(tiny_en) -> None:
     from songprep.errors import RejectError
 
@@ -171,7 +182,8 @@ def test_stage_fills_lyrics_from_the_transcript_when_there_is_no_reference(tiny_
     item.audio = decode(truth_corpus / song.paths.mix)
     item.stems["vocals"] = decode(truth_corpus / song.paths.vocals)
     item = stage.process(item)
-    assert item.features["transcript_source"] == "vocals"
+    assert item.features["transcript_source"] == "mix gated by vocals"  # the default: Whisper hears the mix
+    assert [w for w in item.song.words if in_instrumental(song, w)] == []
     assert item.song.lyrics_source == "transcript" and item.song.language == "en"
     assert item.song.words and all(w.section == -1 for w in item.song.words)
     assert len(item.song.lyrics.splitlines()) >= 4

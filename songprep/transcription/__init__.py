@@ -95,7 +95,7 @@ class Transcriber(Protocol):
     name: str
     version: str
 
-    def transcribe(self, audio: Audio, language: str | None = None) -> Transcript: ...
+    def transcribe(self, audio: Audio, language: str | None = None, gate_on: Audio | None = None) -> Transcript: ...
 
 
 def parse_name(name: str) -> tuple[str, str]:

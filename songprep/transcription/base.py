@@ -79,11 +79,15 @@ class GatedWhisper:
         self.loops = loops
         self.beam_size = beam_size
 
-    def transcribe(self, audio: Audio, language: str | None = None) -> Transcript:
+    def transcribe(self, audio: Audio, language: str | None = None, gate_on: Audio | None = None) -> Transcript:
+        """What is sung in ``audio``. ``gate_on``: the audio whose voice activity picks the spans Whisper hears
+        (the vocal stem, when ``audio`` is the mix: the stem tells where the voice is, the mix is what Whisper
+        was trained on); ``audio`` itself when not given."""
         check_language(self.name, self.multilingual, language)
         samples = to_16k_mono(audio)
         duration = len(samples) / SAMPLE_RATE
-        spans = self.gate.speech_spans(samples) if self.gate is not None else None
+        gate_samples = samples if gate_on is None else to_16k_mono(gate_on)
+        spans = self.gate.speech_spans(gate_samples) if self.gate is not None else None
         if spans == []:  # nothing voiced: nothing to hear, nothing to invent
             return Transcript(language or ("" if self.multilingual else "en"), "", [], self.name, None,
                               speech_spans=[])
