@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     ungated = load_transcriber("faster-whisper:base", gate=False, loops=False)  # prep's default recogniser
     rows, totals = [], {"songprep": [], "stable-ts": [], "transcript (asr)": []}
     wers: dict[str, list[tuple[float, float, int]]] = {
-        "songprep (stem, gated)": [], "faster-whisper (mix, defaults)": [], "songprep ungated (stem)": []}
+        "songprep (mix gated by stem)": [], "faster-whisper (mix, defaults)": [], "songprep ungated (stem)": []}
     for song in songs:
         row = with_lyrics.get(song.name)
         ours = score(song, [(w["word"], w["start_s"]) for w in row["words"]] if row is not None else [])
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         language = row["language"] if row is not None else "-"
         trow = transcribed.get(song.name)
         wer, cer = wer_cer(song.words, trow["lyrics"].replace("\n", " ")) if trow is not None else (1.0, 1.0)
-        wers["songprep (stem, gated)"].append((wer, cer, len(song.words)))
+        wers["songprep (mix gated by stem)"].append((wer, cer, len(song.words)))
         mix_wer = wer_cer(song.words, plain_whisper_text(plain, decode(song.mp3)))
         wers["faster-whisper (mix, defaults)"].append((*mix_wer, len(song.words)))
         # baseline: transcript matching, on this run's own transcript of the vocal stem
