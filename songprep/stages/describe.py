@@ -11,9 +11,10 @@ reads, spread evenly over the song; default 20). ``auto`` is resolved before the
 dataset's hash and provenance say whether tags were made.
 
 Not in the default chain (``prep --describe`` adds it): on CPU it adds 11% to prep time on the 4 real dev
-songs (bench/describe.py --cost: 24.2 s on the default chain's 218.2 s) and 16-22% on two short synthetic
-songs (46-47% before the front end's max was taken first), past the 10% a default stage may cost; most of it
-is the two taggers' convolutions, and fewer than 12 patches changed two of the four real songs' genres.
+songs (bench/describe.py --cost-only on a quiet machine: 14.5 s on the default chain's 135.5 s) and 23% on
+two short synthetic songs (46-47% before the front end's max was taken first), past the 10% a default stage
+may cost; most of it is the two taggers' convolutions, and fewer than 12 patches changed two of the four real
+songs' genres.
 """
 
 from __future__ import annotations
