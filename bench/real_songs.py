@@ -23,7 +23,7 @@ Scoring as the field does (README of the data): per reference word, |predicted s
 the share within 0.3 s, the average (AAE) and median; a word not placed, or a song rejected, is a miss
 (AAE is over the words placed).
 
-    .venv/bin/python bench/real_songs.py [--data DIR] [--instrumental DIR] [--no-stable-ts]
+    .venv/bin/python bench/real_songs.py [--data DIR] [--instrumental DIR] [--no-stable-ts] [--asr-hears mix|stem]
 """
 
 from __future__ import annotations
@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instrumental", type=Path, default=DEFAULT_INSTRUMENTAL)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "songprep-bench-real")
     parser.add_argument("--no-stable-ts", action="store_true")
+    parser.add_argument("--asr-hears", choices=("mix", "stem"), default="mix",
+                        help="what Whisper hears in the lyrics-withheld run (prep --asr-hears)")
     args = parser.parse_args(argv)
     if not (args.data / "meta.csv").is_file():
         print(f"no JamendoLyrics-layout folder at {args.data} (meta.csv missing)", file=sys.stderr)
@@ -121,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # ours: the CLI, lyrics given / withheld
     t_lyrics = run_prep(args.data / "mp3", work / "with-lyrics", ["--lyrics", str(args.data / "lyrics")])
-    t_plain = run_prep(args.data / "mp3", work / "transcript", [])
+    t_plain = run_prep(args.data / "mp3", work / "transcript", ["--asr-hears", args.asr_hears])
     with_lyrics, rejected = read_rows(work / "with-lyrics")
     transcribed, _ = read_rows(work / "transcript")
 
@@ -134,8 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     plain = models.load("faster-whisper:base", "cpu")
     ungated = load_transcriber("faster-whisper:base", gate=False, loops=False)  # prep's default recogniser
     rows, totals = [], {"songprep": [], "stable-ts": [], "transcript (asr)": []}
+    ours_label = "songprep (mix gated by stem)" if args.asr_hears == "mix" else "songprep (stem, gated)"
     wers: dict[str, list[tuple[float, float, int]]] = {
-        "songprep (mix gated by stem)": [], "faster-whisper (mix, defaults)": [], "songprep ungated (stem)": []}
+        ours_label: [], "faster-whisper (mix, defaults)": [], "songprep ungated (stem)": []}
     for song in songs:
         row = with_lyrics.get(song.name)
         ours = score(song, [(w["word"], w["start_s"]) for w in row["words"]] if row is not None else [])
@@ -144,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         language = row["language"] if row is not None else "-"
         trow = transcribed.get(song.name)
         wer, cer = wer_cer(song.words, trow["lyrics"].replace("\n", " ")) if trow is not None else (1.0, 1.0)
-        wers["songprep (mix gated by stem)"].append((wer, cer, len(song.words)))
+        wers[ours_label].append((wer, cer, len(song.words)))
         mix_wer = wer_cer(song.words, plain_whisper_text(plain, decode(song.mp3)))
         wers["faster-whisper (mix, defaults)"].append((*mix_wer, len(song.words)))
         # baseline: transcript matching, on this run's own transcript of the vocal stem

@@ -187,3 +187,31 @@ def test_what_whisper_hears_is_mix_or_stem_and_anything_else_is_one_clear_error(
     with pytest.raises(UsageError, match="hear must be one of mix, stem"):
         TranscribeStage.resolve_options({"model": "faster-whisper:base", "hear": "both"})
     assert TranscribeStage.resolve_options({"model": "faster-whisper:base"})["hear"] == "mix"
+
+
+def test_prep_asr_hears_reaches_the_transcribe_stage_and_its_config_hash(tmp_path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    import songprep.runner
+    from songprep.cli import cli
+    from songprep.pipeline import resolve_config
+
+    class Stopped(Exception):
+        pass
+
+    seen = []
+
+    def capture(in_dir, out_dir, config, options):
+        seen.append(config)
+        raise Stopped
+
+    monkeypatch.setattr(songprep.runner, "prepare_corpus", capture)
+    (tmp_path / "in").mkdir()
+    base = ["prep", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--asr", "faster-whisper:base"]
+    for hears in ([], ["--asr-hears", "stem"]):
+        assert isinstance(CliRunner().invoke(cli, base + hears).exception, Stopped)
+    mix, stem = (resolve_config(config) for config in seen)
+    assert (mix.stage_options["transcribe"]["hear"], stem.stage_options["transcribe"]["hear"]) == ("mix", "stem")
+    assert mix.config_hash() != stem.config_hash()  # what Whisper heard changes the rows, so the hash says it
+    refused = CliRunner().invoke(cli, base + ["--asr-hears", "both"])
+    assert refused.exit_code == 2 and "'both' is not one of 'mix', 'stem'" in refused.output

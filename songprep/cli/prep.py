@@ -27,6 +27,10 @@ from songprep.runner import ENGINES
                    "weights are here, else Spleeter, whose weights ship with songprep).")
 @click.option("--asr", default="auto", show_default=True,
               help="Stage transcribe: faster-whisper:<size>, whisper:<size>, or auto (the best model on this machine).")
+@click.option("--asr-hears", type=click.Choice(("mix", "stem")), default="mix", show_default=True,
+              help="Stage transcribe: what Whisper hears. mix: the mix, only where the vocal stem's voice activity "
+                   "says someone sings (real dev songs, Spleeter stems: WER 0.58 vs 0.65); stem: the vocal stem "
+                   "(better on clean stems: rerun bench/real_songs.py --asr-hears stem with yours).")
 @click.option("--min-lyrics-confidence", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0),
               help="Reject songs whose transcript's lyrics_confidence (median Whisper word probability) is below "
                    "this, so unreliable transcripts do not become training lyrics (0: keep all).")
@@ -34,7 +38,8 @@ from songprep.runner import ENGINES
               help="Add the notes stage: vocal melody and accompaniment notes, words' pitch, OUT/midi/<id>.mid.")
 @click.option("--describe", "with_describe", is_flag=True,
               help="Add the describe stage: LeVo descriptions, tags (musicnn), bpm, key, vocal gender. Not in the "
-                   "default chain: it added 46% to prep time on CPU (measured: bench/describe.py).")
+                   "default chain: it adds 11% to prep time on real songs on CPU, over the 10% a default stage may "
+                   "cost (measured: bench/describe.py --cost-only).")
 @click.option("--tagger", default="auto", show_default=True,
               help="Stage describe: musicnn, none, or auto (musicnn when installed, else none, with a warning).")
 @click.option("--vocal-notes", default="pyin", show_default=True, help="Stage notes: the vocal melody backend.")
@@ -57,12 +62,10 @@ from songprep.runner import ENGINES
 @click.option("--ray-address", help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def prep(in_dir: Path, out_dir: Path, lyrics_dir: Path | None, language: str | None, stages: str,
-         separator: str, asr: str, min_lyrics_confidence: float, with_notes: bool, with_describe: bool, tagger: str,
-         vocal_notes: str,
-         accompaniment_notes: str, sample_rate: int, mono: bool, max_duration: float, min_duration: float,
-         jobs: int, device: str, batch_size: int, rows_per_shard: int, overwrite: bool, retry_rejects: bool,
-         engine: str,
-         ray_address: str | None, quiet: bool) -> None:
+         separator: str, asr: str, asr_hears: str, min_lyrics_confidence: float, with_notes: bool,
+         with_describe: bool, tagger: str, vocal_notes: str, accompaniment_notes: str, sample_rate: int, mono: bool,
+         max_duration: float, min_duration: float, jobs: int, device: str, batch_size: int, rows_per_shard: int,
+         overwrite: bool, retry_rejects: bool, engine: str, ray_address: str | None, quiet: bool) -> None:
     """Prepare a corpus: every audio file under IN_DIR becomes a row in OUT/songs or OUT/rejects."""
     from songprep.runner import prepare_corpus
 
@@ -71,7 +74,7 @@ def prep(in_dir: Path, out_dir: Path, lyrics_dir: Path | None, language: str | N
         chain += ("notes",)
     if with_describe and "describe" not in chain:
         chain += ("describe",)
-    transcribe = {"model": asr}
+    transcribe = {"model": asr, "hear": asr_hears}
     if min_lyrics_confidence:  # only when set, so datasets made without it keep their config hash
         transcribe["min_confidence"] = min_lyrics_confidence
     config = PrepConfig(

@@ -5,10 +5,11 @@ Options (``PrepConfig.stage_options["transcribe"]``): ``model`` (``auto``, ``fas
 that ran), ``local_path`` (explicit weights), ``beam_size``, ``reference_songs`` (``skip``, the default:
 songs with reference lyrics are not transcribed, because the Whisper aligner needs no transcript and
 transcription is most of the chain's time; ``transcribe``: they are, for the guide aligner's ASR
-anchors), ``hear`` (``mix``, the default: Whisper hears the mix, but only the spans where the vocal stem's
-voice activity says someone sings; ``stem``: it hears the vocal stem). The mix is what Whisper was trained
-on; a separated stem carries artefacts it has not heard. On the 4 real dev songs (faster-whisper base) the
-mix so gated gives WER 0.580 / CER 0.248 against the stem's 0.645 / 0.369 (bench/RESULTS.md, real_songs).
+anchors), ``hear`` (``prep --asr-hears``; ``mix``, the default: Whisper hears the mix, but only the spans
+where the vocal stem's voice activity says someone sings; ``stem``: it hears the vocal stem). The mix is
+what Whisper was trained on; a separated stem carries artefacts it has not heard. On the 4 real dev songs
+(faster-whisper base, Spleeter stems) the mix so gated gives WER 0.580 / CER 0.248 against the stem's
+0.645 / 0.369 (bench/RESULTS.md, real_songs).
 Without a vocal stem (no separation) the mix gates itself. ``--language`` forces the language. Decoding
 never samples (temperature 0): see :mod:`songprep.transcription.base`.
 
