@@ -44,6 +44,7 @@ from songprep.alignment.normalise import fold  # noqa: E402
 from songprep.audio import decode  # noqa: E402
 from songprep.records import INSTRUMENTAL_LABELS, Word  # noqa: E402
 from songprep.testing.jamendo import WITHIN_S, RealSong, load_dataset, pooled, score  # noqa: E402
+from songprep.transcription import HEAR  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "real" / "jamendolyrics-dev"
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instrumental", type=Path, default=DEFAULT_INSTRUMENTAL)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "songprep-bench-real")
     parser.add_argument("--no-stable-ts", action="store_true")
-    parser.add_argument("--asr-hears", choices=("mix", "stem"), default="mix",
+    parser.add_argument("--asr-hears", choices=HEAR, default="mix",
                         help="what Whisper hears in the lyrics-withheld run (prep --asr-hears)")
     args = parser.parse_args(argv)
     if not (args.data / "meta.csv").is_file():

@@ -46,7 +46,6 @@ from songprep.evaluation.signal import SIGNAL_LABELS, SIGNAL_METRICS, signal_che
 CACHE_FILE = "cache/scores.jsonl"
 #: What Whisper hears when the vocals are separated (EvalConfig.hear), as the protocol records it.
 HEARD = {"mix": "the mix, gated by the separated vocals' voice activity", "stem": "the separated vocals"}
-HEAR = tuple(HEARD)
 
 
 @dataclass
@@ -59,7 +58,7 @@ class EvalConfig:
     transcriber: str = "auto"
     #: What Whisper hears when the vocals are separated: ``mix`` (the mix, where the separated vocals' voice
     #: activity says someone sings) or ``stem`` (the separated vocals). The mix: on the 4 real dev songs with
-    #: their true lyrics, PER 0.224 against the stem's 0.344 (bench/evaluation.py --real), a lower floor.
+    #: their true lyrics, PER 0.224 against the stem's 0.352 (bench/evaluation.py), a lower floor.
     hear: str = "mix"
     #: Voice-activity gating and repetition-loop removal around Whisper (both change WER/PER; both recorded).
     gate: bool = True
@@ -160,6 +159,8 @@ def _progress(total: int, enabled: bool):
 
 
 def _load_components(config: EvalConfig, transcriber: Any, separator: Any, scorers: dict[str, Any]) -> _Components:
+    from songprep.transcription import HEAR
+
     if config.hear not in HEAR:
         raise UsageError(f"hear must be one of {', '.join(HEAR)}, got {config.hear!r}")
     parts = _Components(hear=config.hear)
@@ -401,12 +402,13 @@ def _heard(parts: _Components) -> str:
 
 def per_transcript(audio, language: str, parts: _Components):
     """What the ASR heard: see :data:`HEARD`. A transcriber is only asked to gate on other audio when it must."""
-    if parts.separator is None:
-        return parts.transcriber.transcribe(audio, language)
-    vocals = parts.separator.separate(audio)["vocals"]
-    if parts.hear == "stem":
-        return parts.transcriber.transcribe(vocals, language)
-    return parts.transcriber.transcribe(audio, language, gate_on=vocals)
+    from songprep.transcription import what_whisper_hears
+
+    vocals = parts.separator.separate(audio)["vocals"] if parts.separator is not None else None
+    heard, gate_on = what_whisper_hears(audio, vocals, parts.hear)
+    if gate_on is None:
+        return parts.transcriber.transcribe(heard, language)
+    return parts.transcriber.transcribe(heard, language, gate_on=gate_on)
 
 
 def _compute_part(part: str, audio, prompt: Prompt, parts: _Components, text: TextScorer) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from collections import Counter
 import click
 
 from songprep.evaluation.normalise import LANGUAGES
+from songprep.transcription import HEAR
 
 
 @click.group("eval")
@@ -48,7 +49,7 @@ def per_command(reference: str, hypothesis: str, language: str, as_json: bool) -
 @click.option("--out", "-o", required=True, type=click.Path(), help="Report folder.")
 @click.option("--no-per", is_flag=True, help="Skip PER/WER/CER (no separation, no ASR).")
 @click.option("--no-separation", is_flag=True, help="Transcribe the mix instead of separated vocals.")
-@click.option("--asr-hears", type=click.Choice(("mix", "stem")), default="mix", show_default=True,
+@click.option("--asr-hears", type=click.Choice(HEAR), default="mix", show_default=True,
               help="With separation: Whisper hears the mix where the separated vocals sing (real songs' PER "
                    "floor 0.22 vs 0.34), or the separated vocals.")
 @click.option("--separator", default="auto", show_default=True)

@@ -11,6 +11,7 @@ from songprep.cli.common import print_summary, run_options
 from songprep.config import DEFAULT_STAGES, PrepConfig
 from songprep.device import DEVICES
 from songprep.runner import ENGINES
+from songprep.transcription import HEAR
 
 
 @click.command()
@@ -27,7 +28,7 @@ from songprep.runner import ENGINES
                    "weights are here, else Spleeter, whose weights ship with songprep).")
 @click.option("--asr", default="auto", show_default=True,
               help="Stage transcribe: faster-whisper:<size>, whisper:<size>, or auto (the best model on this machine).")
-@click.option("--asr-hears", type=click.Choice(("mix", "stem")), default="mix", show_default=True,
+@click.option("--asr-hears", type=click.Choice(HEAR), default="mix", show_default=True,
               help="Stage transcribe: what Whisper hears. mix: the mix, only where the vocal stem's voice activity "
                    "says someone sings (real dev songs, Spleeter stems: WER 0.58 vs 0.65); stem: the vocal stem "
                    "(better on clean stems: rerun bench/real_songs.py --asr-hears stem with yours).")

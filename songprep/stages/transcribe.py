@@ -28,8 +28,6 @@ from songprep.stages.base import Resources, SongItem, Stage, StageContext
 
 KNOWN_OPTIONS = ("model", "local_path", "beam_size", "reference_songs", "decoding", "min_confidence", "hear")
 REFERENCE_SONGS = ("skip", "transcribe")
-#: What Whisper hears: ``mix`` (gated by the vocal stem's voice activity) or ``stem`` (the vocal stem itself).
-HEAR = ("mix", "stem")
 DEFAULT_HEAR = "mix"
 
 
@@ -68,6 +66,8 @@ class TranscribeStage(Stage):
         if reference_songs not in REFERENCE_SONGS:
             raise UsageError(f"transcribe: reference_songs must be one of {', '.join(REFERENCE_SONGS)}, "
                              f"got {reference_songs!r}")
+        from songprep.transcription import HEAR
+
         hear = options.get("hear", DEFAULT_HEAR)
         if hear not in HEAR:
             raise UsageError(f"transcribe: hear must be one of {', '.join(HEAR)}, got {hear!r}")
@@ -90,13 +90,12 @@ class TranscribeStage(Stage):
             raise RejectError("transcribe: no decoded audio (the decode stage must run first)")
         if item.reference_lines and self.options.get("reference_songs", "skip") == "skip":
             return item
+        from songprep.transcription import what_whisper_hears
+
         vocals = item.stems.get("vocals")
-        if vocals is None:  # no separation ran: the mix gates itself, weaker, and said so
-            source, heard, gate_on = "mix", item.audio, None
-        elif self.options.get("hear", DEFAULT_HEAR) == "mix":
-            source, heard, gate_on = "mix gated by vocals", item.audio, vocals
-        else:
-            source, heard, gate_on = "vocals", vocals, None
+        heard, gate_on = what_whisper_hears(item.audio, vocals, self.options.get("hear", DEFAULT_HEAR))
+        # "mix" when no separation ran: weaker, and said so
+        source = "mix" if vocals is None else "mix gated by vocals" if gate_on is not None else "vocals"
         transcript = self.transcriber.transcribe(heard, self.config.language or None, gate_on=gate_on)
         item.features["transcript"] = transcript
         item.features["transcript_source"] = source

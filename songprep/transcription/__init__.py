@@ -29,6 +29,9 @@ from songprep.records import Word
 
 SAMPLE_RATE = 16000
 BACKENDS = ("faster-whisper", "whisper")
+#: What Whisper hears when a vocal stem exists: ``mix`` (the mix, gated by the stem's voice activity: the mix
+#: is what Whisper was trained on, the stem says where the voice is) or ``stem`` (the vocal stem itself).
+HEAR = ("mix", "stem")
 #: What "auto" prefers, best first: multilingual before English-only, big before small, faster-whisper
 #: before openai-whisper at equal size (same weights, several times faster).
 AUTO_PREFERENCE = tuple(
@@ -96,6 +99,14 @@ class Transcriber(Protocol):
     version: str
 
     def transcribe(self, audio: Audio, language: str | None = None, gate_on: Audio | None = None) -> Transcript: ...
+
+
+def what_whisper_hears(mix: Audio, vocals: Audio | None, hear: str) -> tuple[Audio, Audio | None]:
+    """(the audio Whisper decodes, the audio whose voice activity gates it, or None: the decoded audio itself).
+    Without a vocal stem the mix gates itself."""
+    if vocals is None:
+        return mix, None
+    return (vocals, None) if hear == "stem" else (mix, vocals)
 
 
 def parse_name(name: str) -> tuple[str, str]:
